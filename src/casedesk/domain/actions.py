@@ -23,7 +23,9 @@ class _Action(WireModel):
 
 class CommentAction(_Action):
     type: Literal[ActionType.COMMENT]
-    body: Annotated[str, Field(min_length=limits.COMMENT_BODY_MIN, max_length=limits.COMMENT_BODY_MAX)]
+    body: Annotated[
+        str, Field(min_length=limits.COMMENT_BODY_MIN, max_length=limits.COMMENT_BODY_MAX)
+    ]
     document_ids: Annotated[list[UUID], Field(max_length=limits.COMMENT_DOCUMENTS_MAX)] = []
 
     _body_not_blank = field_validator("body")(_non_blank)
@@ -106,7 +108,9 @@ class AssignAction(_Action):
 
 class QueryAction(_Action):
     type: Literal[ActionType.QUERY]
-    prompt: Annotated[str, Field(min_length=limits.QUERY_PROMPT_MIN, max_length=limits.QUERY_PROMPT_MAX)]
+    prompt: Annotated[
+        str, Field(min_length=limits.QUERY_PROMPT_MIN, max_length=limits.QUERY_PROMPT_MAX)
+    ]
 
     _prompt_not_blank = field_validator("prompt")(_non_blank)
 

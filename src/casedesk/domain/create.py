@@ -20,8 +20,12 @@ Ref = Annotated[str, Field(min_length=1, max_length=limits.REF_MAX)]
 class NewCompany(WireModel):
     ref: Ref | None = None
     type: CompanyType
-    name: Annotated[str, Field(min_length=limits.COMPANY_NAME_MIN, max_length=limits.COMPANY_NAME_MAX)]
-    registration_number: Annotated[str, Field(max_length=limits.REGISTRATION_NUMBER_MAX)] | None = None
+    name: Annotated[
+        str, Field(min_length=limits.COMPANY_NAME_MIN, max_length=limits.COMPANY_NAME_MAX)
+    ]
+    registration_number: Annotated[str, Field(max_length=limits.REGISTRATION_NUMBER_MAX)] | None = (
+        None
+    )
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
     """ISO 3166-1 alpha-2, upper case."""
 
@@ -60,8 +64,12 @@ class NewCase(WireModel):
     type: Annotated[str, Field(min_length=1, max_length=limits.CASE_TYPE_MAX)] | None = None
     queue_id: UUID | None = None
     """The queue to file the case in; the organization's first queue when absent."""
-    external_id: Annotated[str, Field(min_length=1, max_length=limits.EXTERNAL_ID_MAX)] | None = None
-    template_key: Annotated[str, Field(min_length=1, max_length=limits.TEMPLATE_KEY_MAX)] | None = None
+    external_id: Annotated[str, Field(min_length=1, max_length=limits.EXTERNAL_ID_MAX)] | None = (
+        None
+    )
+    template_key: Annotated[str, Field(min_length=1, max_length=limits.TEMPLATE_KEY_MAX)] | None = (
+        None
+    )
     template_id: UUID | None = Field(default=None, deprecated="use template_key")
     assignee_id: UUID | None = None
     metadata: (

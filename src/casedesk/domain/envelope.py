@@ -53,8 +53,6 @@ class ErrorBody(WireModel):
     meta: ErrorMeta
 
 
-
-
 class ActionResult(WireModel):
     """`data` of `POST /v1/cases/{id}/actions`: the log entry, the case, and any `include=`."""
 

@@ -70,7 +70,9 @@ tags = Table(
     Column("id", String(ID), primary_key=True),
     Column("organization_id", String(ID), ForeignKey("organizations.id"), nullable=False),
     Column("label", String(64), nullable=False),
-    Column("label_key", String(64), nullable=False),  # casefolded label: labels are case-insensitive
+    Column(
+        "label_key", String(64), nullable=False
+    ),  # casefolded label: labels are case-insensitive
     UniqueConstraint("organization_id", "label_key"),
 )
 

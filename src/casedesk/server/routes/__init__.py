@@ -1,1 +1,1 @@
-"""server/routes."""
+"""The routes of the case API, one module per resource."""

@@ -1,1 +1,1 @@
-"""server/rules."""
+"""The business rules of the case API: who may do what, and what each action changes."""
