@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from sqlalchemy import Connection, select
 
 from casedesk.domain.actions import CaseAction
@@ -13,7 +13,12 @@ from casedesk.server.directory import OrgDirectory
 from casedesk.server.errors import bad_request
 from casedesk.server.http import StrictJsonRoute, meta
 from casedesk.server.idempotency import canonical_json, run_once
-from casedesk.server.routes.common import error_responses, find_case
+from casedesk.server.routes.common import (
+    documented_idempotency_key,
+    documented_language,
+    error_responses,
+    find_case,
+)
 from casedesk.server.rules.actions import Outcome, apply_action
 from casedesk.server.schema import cases, documents, messages, overrides
 from casedesk.server.serialize import (
@@ -26,13 +31,17 @@ from casedesk.server.serialize import (
 )
 from casedesk.server.state import server_state
 
-router = APIRouter(prefix="/v1", route_class=StrictJsonRoute, tags=["actions"])
+router = APIRouter(
+    prefix="/v1",
+    route_class=StrictJsonRoute,
+    dependencies=[Depends(documented_language)],
+    tags=["actions"],
+)
 CallerDep = Annotated[Caller, Depends(authenticate)]
 
 
-def parse_if_match(request: Request) -> int | None:
+def parse_if_match(raw: str | None) -> int | None:
     """`If-Match: "<revision>"` (quotes optional); 400 naming the header when it is not one."""
-    raw = request.headers.get("if-match")
     if raw is None:
         return None
     text = raw.strip().removeprefix("W/").strip('"').strip()
@@ -115,6 +124,7 @@ def _included(
     response_model=Envelope[ActionResult],
     response_model_by_alias=True,
     status_code=201,
+    dependencies=[Depends(documented_idempotency_key)],
     responses={
         200: {
             "description": "Replay: this `client_action_id` was already applied; nothing changed."
@@ -132,11 +142,18 @@ def post_action(
         str | None,
         Query(description="Comma-separated: " + ", ".join(member.value for member in Include)),
     ] = None,
+    if_match_header: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='`"<revision>"`: 412 when the case is no longer at that revision.',
+        ),
+    ] = None,
 ) -> Response:
     """Apply one action; it is appended to the permanent action log and bumps `revision`."""
     state = server_state(request)
     includes = parse_includes(include)
-    if_match = parse_if_match(request)
+    if_match = parse_if_match(if_match_header)
 
     def effect(connection: Connection) -> tuple[int, dict[str, Any]]:
         case_row = find_case(connection, caller, case_id)

@@ -26,7 +26,13 @@ from casedesk.server.pagination import (
     page_meta,
     parse_since,
 )
-from casedesk.server.routes.common import child_page, error_responses, find_case
+from casedesk.server.routes.common import (
+    child_page,
+    documented_idempotency_key,
+    documented_language,
+    error_responses,
+    find_case,
+)
 from casedesk.server.rules.create import create_case
 from casedesk.server.schema import actions, cases, documents, escalations, messages, overrides
 from casedesk.server.serialize import (
@@ -39,7 +45,12 @@ from casedesk.server.serialize import (
 )
 from casedesk.server.state import server_state
 
-router = APIRouter(prefix="/v1", route_class=StrictJsonRoute, tags=["cases"])
+router = APIRouter(
+    prefix="/v1",
+    route_class=StrictJsonRoute,
+    dependencies=[Depends(documented_language)],
+    tags=["cases"],
+)
 CallerDep = Annotated[Caller, Depends(authenticate)]
 LimitDep = Annotated[int, Depends(page_limit)]
 
@@ -237,6 +248,7 @@ def get_case(request: Request, caller: CallerDep, case_id: str) -> Response:
     "/cases",
     response_model=Envelope[Case],
     status_code=201,
+    dependencies=[Depends(documented_idempotency_key)],
     responses=error_responses(400, 409, 413, 415, 422),
     summary="Create a case",
 )

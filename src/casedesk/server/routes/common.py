@@ -1,9 +1,9 @@
 """Pieces every route module uses: error documentation, case lookup, paging of child lists."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Header, Request, Response
 from sqlalchemy import Connection, Table, select
 
 from casedesk.domain.envelope import ErrorBody
@@ -71,3 +71,28 @@ def child_page(
     next_cursor = encode_cursor(Position("seq", None, rows[-1]["seq"])) if has_more else None
     body = {"data": to_wire(rows), "meta": page_meta(request_id(request), next_cursor, has_more)}
     return json_response(200, body)
+
+
+def documented_idempotency_key(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description=(
+                "1..255 printable ASCII characters (a UUID is best). A repeat within 24 h "
+                "answers the original response with `Idempotent-Replayed: true`; the same key "
+                "with another body is 422; a repeat while the first is running is 409."
+            ),
+        ),
+    ] = None,
+) -> None:
+    """Declares the header in OpenAPI; `idempotency.read_key` validates and uses it."""
+
+
+def documented_language(
+    accept_language: Annotated[
+        str | None,
+        Header(alias="Accept-Language", description="`en` (default) or `fr`: error messages."),
+    ] = None,
+) -> None:
+    """Declares the header in OpenAPI; `http.language` reads it."""

@@ -19,12 +19,21 @@ from casedesk.server.caller import Caller, authenticate
 from casedesk.server.errors import ApiError, bad_request, not_found
 from casedesk.server.http import StrictJsonRoute, meta
 from casedesk.server.idempotency import run_once
-from casedesk.server.routes.common import error_responses
+from casedesk.server.routes.common import (
+    documented_idempotency_key,
+    documented_language,
+    error_responses,
+)
 from casedesk.server.schema import documents
 from casedesk.server.serialize import document_wire
 from casedesk.server.state import server_state
 
-router = APIRouter(prefix="/v1", route_class=StrictJsonRoute, tags=["documents"])
+router = APIRouter(
+    prefix="/v1",
+    route_class=StrictJsonRoute,
+    dependencies=[Depends(documented_language)],
+    tags=["documents"],
+)
 CallerDep = Annotated[Caller, Depends(authenticate)]
 
 CHUNK = 256 * 1024
@@ -52,6 +61,7 @@ async def _receive(upload: UploadFile, target: Path, max_bytes: int) -> tuple[in
     "/documents",
     response_model=Envelope[Document],
     status_code=201,
+    dependencies=[Depends(documented_idempotency_key)],
     responses=error_responses(400, 409, 413, 422),
     summary="Upload a document",
 )

@@ -11,11 +11,16 @@ from casedesk.server.directory import OrgDirectory
 from casedesk.server.http import StrictJsonRoute, meta, request_id
 from casedesk.server.idempotency import json_response
 from casedesk.server.pagination import page_meta
-from casedesk.server.routes.common import error_responses
+from casedesk.server.routes.common import documented_language, error_responses
 from casedesk.server.serialize import queue_wire, user_wire
 from casedesk.server.state import server_state
 
-router = APIRouter(prefix="/v1", route_class=StrictJsonRoute, tags=["organization"])
+router = APIRouter(
+    prefix="/v1",
+    route_class=StrictJsonRoute,
+    dependencies=[Depends(documented_language)],
+    tags=["organization"],
+)
 CallerDep = Annotated[Caller, Depends(authenticate)]
 
 
