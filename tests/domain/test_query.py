@@ -1,16 +1,20 @@
 """The queue filter language: what reviewers type and what it finds."""
 
+from types import SimpleNamespace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casedesk.domain.query import FIELDS, QueryError, completions, parse_query
+from casedesk.domain.query import FIELDS, QueryContext, QueryError, completions, parse_query
 
 ME = "u-me"
+CONTEXT = QueryContext(me=ME, unread={"c1"}, emails={ME: "zoe@example.com"})
 
 
-def row(**overrides: object) -> dict[str, object]:
+def row(**overrides: object) -> SimpleNamespace:
     base: dict[str, object] = {
+        "id": "c1",
         "reference": "CAS-000142",
         "name": "Société Générale [Holdings]",
         "external_id": "ext-9",
@@ -22,23 +26,20 @@ def row(**overrides: object) -> dict[str, object]:
         "sla_status": "breached",
         "assignee_id": ME,
         "assignee_name": "Zoë Brontë",
-        "assignee_email": "zoe@example.com",
         "queue_name": "Business Onboarding",
         "tags": ["PEP", "vip"],
         "open_escalations_count": 1,
         "pending_override_id": None,
-        "unread": True,
-        "pending_local": False,
     }
     base.update(overrides)
-    return base
+    return SimpleNamespace(**base)
 
 
 def test_design_example_matches_a_case_with_all_those_facts() -> None:
     query = parse_query(
         'status:open risk:high sla:breached assignee:me tag:pep queue:"Business Onboarding" '
         "generale",
-        me=ME,
+        context=CONTEXT,
     )
     assert query.matches(row())
     assert not query.matches(row(status="closed"))
@@ -68,13 +69,16 @@ def test_score_compares() -> None:
 def test_assignee_words_and_names() -> None:
     assert parse_query("assignee:none").matches(row(assignee_id=None))
     assert parse_query("assignee:zoe").matches(row())
-    assert not parse_query("assignee:me", me=None).matches(row())
+    assert parse_query("assignee:zoe@example", CONTEXT).matches(row(assignee_name="Z"))
+    assert not parse_query("assignee:me").matches(row())
 
 
 def test_has_flags() -> None:
     assert parse_query("has:escalation,override").matches(row())
     assert not parse_query("has:override").matches(row())
-    assert parse_query("has:unread").matches(row())
+    assert parse_query("has:unread", CONTEXT).matches(row())
+    assert not parse_query("has:unread", CONTEXT).matches(row(id="c2"))
+    assert not parse_query("has:pending", CONTEXT).matches(row())
 
 
 @pytest.mark.parametrize(
@@ -106,7 +110,7 @@ def test_completion_offers_fields_then_values() -> None:
 @given(st.text(max_size=60))
 def test_any_text_either_parses_or_raises_a_query_error(text: str) -> None:
     try:
-        query = parse_query(text, me=ME)
+        query = parse_query(text, CONTEXT)
     except QueryError as error:
         assert 0 <= error.position <= len(text)
     else:

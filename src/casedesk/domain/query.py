@@ -8,27 +8,43 @@ bare words and "quoted phrases" search reference, name and external id
 (case- and accent-insensitive). A bad term is a `QueryError` naming the
 term and its position, so the console can show it under the filter line.
 
-Rows are mappings with the keys of `ROW_KEYS` (the compact queue index).
+Rows are objects with the attributes of `ROW_KEYS` (the compact queue index
+rows); what a row cannot know by itself (unread chat, unsynced local changes,
+assignees' emails) comes in a `QueryContext`.
 """
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from casedesk.domain.enums import CaseStatus, Decision, RiskTier, SlaStatus
 
 ROW_KEYS = (
-    "reference", "name", "external_id", "type", "status", "decision", "risk_tier",
-    "risk_score", "sla_status", "assignee_id", "assignee_name", "assignee_email",
-    "queue_name", "tags", "open_escalations_count", "pending_override_id", "unread",
-    "pending_local",
+    "id", "reference", "name", "external_id", "type", "status", "decision", "risk_tier",
+    "risk_score", "sla_status", "assignee_id", "assignee_name", "queue_name", "tags",
+    "open_escalations_count", "pending_override_id",
 )  # fmt: skip
-"""What a queue row must carry for every term to work."""
+"""The attributes a queue row carries for the terms to work (a missing one reads as None)."""
 
-Row = Mapping[str, Any]
+Row = Any
 Predicate = Callable[[Row], bool]
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    """What the console knows beyond the rows: who "me" is, and per-case local facts."""
+
+    me: Any = None
+    """The current user's id (same type as the rows' `assignee_id`)."""
+    unread: Container[Any] = frozenset()
+    """Ids of cases with chat the reviewer has not read."""
+    pending: Container[Any] = frozenset()
+    """Ids of cases with actions not yet acknowledged by the API."""
+    emails: Mapping[Any, str] = field(default_factory=dict)
+    """Assignee id -> email, so `assignee:` matches emails too."""
+
 
 HAS_VALUES = ("escalation", "override", "unread", "pending")
 ASSIGNEE_WORDS = ("me", "none")
@@ -169,7 +185,7 @@ def _enum_test(term: Term, key: str) -> Predicate:
                 term, f"unknown {term.field} {value!r}; expected one of {', '.join(allowed)}"
             )
         wanted.add(normalised)
-    return lambda row: row.get(key) in wanted
+    return lambda row: getattr(row, key, None) in wanted
 
 
 def _score_test(term: Term) -> Predicate:
@@ -187,26 +203,28 @@ def _score_test(term: Term) -> Predicate:
         "<=": lambda score: score <= bound,
     }
     test = compare[term.op]
-    return lambda row: test(float(row.get("risk_score") or 0))
+    return lambda row: test(float(getattr(row, "risk_score", None) or 0))
 
 
-def _assignee_test(term: Term, me: str | None) -> Predicate:
+def _assignee_test(term: Term, context: QueryContext) -> Predicate:
+    me = context.me
     tests: list[Predicate] = []
     for value in term.values:
         lowered = value.lower()
         if lowered == "me":
-            tests.append(lambda row: me is not None and row.get("assignee_id") == me)
+            tests.append(lambda row: me is not None and row.assignee_id == me)
         elif lowered == "none":
-            tests.append(lambda row: row.get("assignee_id") is None)
+            tests.append(lambda row: row.assignee_id is None)
         else:
-            tests.append(_person_matches(fold(value)))
+            tests.append(_person_matches(fold(value), context.emails))
     return lambda row: any(test(row) for test in tests)
 
 
-def _person_matches(needle: str) -> Predicate:
+def _person_matches(needle: str, emails: Mapping[Any, str]) -> Predicate:
     def test(row: Row) -> bool:
-        name = fold(row.get("assignee_name") or "")
-        return needle in name or needle in fold(row.get("assignee_email") or "")
+        if needle in fold(row.assignee_name or ""):
+            return True
+        return row.assignee_id is not None and needle in emails.get(row.assignee_id, "").casefold()
 
     return test
 
@@ -214,23 +232,25 @@ def _person_matches(needle: str) -> Predicate:
 def _text_in(key: str, term: Term, *, exact: bool = False, prefix: bool = False) -> Predicate:
     needles = [fold(value) for value in term.values]
     if exact:
-        return lambda row: fold(str(row.get(key) or "")) in needles
+        return lambda row: fold(str(getattr(row, key, None) or "")) in needles
     if prefix:
-        return lambda row: any(fold(str(row.get(key) or "")).startswith(n) for n in needles)
-    return lambda row: any(n in fold(str(row.get(key) or "")) for n in needles)
+        return lambda row: any(
+            fold(str(getattr(row, key, None) or "")).startswith(n) for n in needles
+        )
+    return lambda row: any(n in fold(str(getattr(row, key, None) or "")) for n in needles)
 
 
 def _tag_test(term: Term) -> Predicate:
     wanted = {fold(value) for value in term.values}
-    return lambda row: any(fold(tag) in wanted for tag in row.get("tags") or ())
+    return lambda row: any(fold(tag) in wanted for tag in row.tags or ())
 
 
-def _has_test(term: Term) -> Predicate:
+def _has_test(term: Term, context: QueryContext) -> Predicate:
     checks: dict[str, Predicate] = {
-        "escalation": lambda row: bool(row.get("open_escalations_count")),
-        "override": lambda row: row.get("pending_override_id") is not None,
-        "unread": lambda row: bool(row.get("unread")),
-        "pending": lambda row: bool(row.get("pending_local")),
+        "escalation": lambda row: bool(row.open_escalations_count),
+        "override": lambda row: row.pending_override_id is not None,
+        "unread": lambda row: row.id in context.unread,
+        "pending": lambda row: row.id in context.pending,
     }
     _enum_test(term, "")  # validates the values
     chosen = [checks[value.lower()] for value in term.values]
@@ -240,13 +260,13 @@ def _has_test(term: Term) -> Predicate:
 def _free_text(term: Term) -> Predicate:
     needle = fold(term.values[0])
     return lambda row: (
-        needle in fold(str(row.get("name") or ""))
-        or needle in str(row.get("reference") or "").casefold()
-        or needle in fold(str(row.get("external_id") or ""))
+        needle in fold(row.name)
+        or needle in row.reference.casefold()
+        or needle in fold(getattr(row, "external_id", None) or "")
     )
 
 
-def _term_predicate(term: Term, me: str | None) -> Predicate:
+def _term_predicate(term: Term, context: QueryContext) -> Predicate:
     if term.field is None:
         return _free_text(term)
     if term.field not in FIELDS:
@@ -261,12 +281,12 @@ def _term_predicate(term: Term, me: str | None) -> Predicate:
         "sla": lambda: _enum_test(term, "sla_status"),
         "decision": lambda: _enum_test(term, "decision"),
         "score": lambda: _score_test(term),
-        "assignee": lambda: _assignee_test(term, me),
+        "assignee": lambda: _assignee_test(term, context),
         "queue": lambda: _text_in("queue_name", term),
         "tag": lambda: _tag_test(term),
         "type": lambda: _text_in("type", term, exact=True),
         "ref": lambda: _text_in("reference", term, prefix=True),
-        "has": lambda: _has_test(term),
+        "has": lambda: _has_test(term, context),
     }
     return builders[term.field]()
 
@@ -275,12 +295,13 @@ def _negation(test: Predicate) -> Predicate:
     return lambda row: not test(row)
 
 
-def parse_query(text: str, *, me: str | None = None) -> Query:
-    """Parse `text`; `me` is the current user's id (for `assignee:me`)."""
+def parse_query(text: str, context: QueryContext | None = None) -> Query:
+    """Parse `text`; `context` says who "me" is and which cases are unread or pending."""
+    known = context or QueryContext()
     terms = tokenize(text)
     predicates: list[Predicate] = []
     for term in terms:
-        test = _term_predicate(term, me)
+        test = _term_predicate(term, known)
         predicates.append(_negation(test) if term.negated else test)
 
     def matches(row: Row) -> bool:
