@@ -1,1 +1,1 @@
-"""sync."""
+"""Keeping the local cache and the outbox in step with the case API."""

@@ -1,0 +1,156 @@
+"""Replaying the outbox: each item sent with its own Idempotency-Key until the API answers.
+
+How an answer is classed (issue 3 / reliability-anchors 3.7):
+2xx or a replayed answer -> done; connection error, timeout, 5xx, 409 in
+flight -> retried later with the same key (backoff, full jitter); 429/503
+-> not before `Retry-After`; 412 -> parked as a conflict; 422 -> parked as a
+defect (never a new key); 401/403 -> parked, and the replay stops until the
+key works; any other 4xx -> parked as rejected, with the API's message and
+field paths. Nothing is ever dropped.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from casedesk.api.backend import CaseBackend
+from casedesk.api.errors import (
+    ApiConnectionError,
+    ApiStatusError,
+    CaseApiError,
+    Forbidden,
+    IdempotencyMismatch,
+    InvalidResponse,
+    StaleRevision,
+    Unauthorized,
+    is_transient,
+)
+from casedesk.domain.case import Case
+from casedesk.domain.clock import Clock
+from casedesk.domain.envelope import ErrorDetail
+from casedesk.store.cache import Cache
+from casedesk.store.outbox import ItemError, ItemKind, Outbox, OutboxItem, ParkReason
+from casedesk.sync.events import PushResult
+
+BACKOFF_FIRST = 2.0
+BACKOFF_MAX = 300.0
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next automatic try after `attempts` failures (full jitter)."""
+    window = min(BACKOFF_MAX, BACKOFF_FIRST * 2.0 ** min(attempts - 1, 32))
+    return random.uniform(window / 4, window)
+
+
+def item_error(error: CaseApiError) -> ItemError:
+    """The failure as the outbox keeps it: code, message and field paths, word for word."""
+    if isinstance(error, ApiStatusError):
+        return ItemError(
+            code=error.code,
+            message=error.message,
+            details=[ErrorDetail(path=d.path, message=d.message) for d in error.details],
+            status=error.status,
+            data=error.data,
+        )
+    if isinstance(error, InvalidResponse):
+        return ItemError(code="invalid_response", message=error.message, status=error.status)
+    if isinstance(error, ApiConnectionError):
+        return ItemError(code="unreachable", message=error.message)
+    return ItemError(code="error", message=error.message)
+
+
+@dataclass
+class _Tally:
+    sent: int = 0
+    retrying: int = 0
+    parked: int = 0
+    stopped: bool = False
+
+
+async def send_item(backend: CaseBackend, item: OutboxItem) -> Case:
+    """One attempt at one item; the case as the API left it."""
+    key = str(item.idempotency_key)
+    if item.kind is ItemKind.CREATE_CASE:
+        return await backend.create_case(item.new_case(), idempotency_key=key)
+    assert item.case_id is not None
+    result = await backend.act(
+        item.case_id, item.action(), idempotency_key=key, if_match=item.if_match
+    )
+    return result.case
+
+
+def _settle(
+    outbox: Outbox, item: OutboxItem, error: CaseApiError, now: datetime, tally: _Tally
+) -> None:
+    """Record a failed attempt: retry later, or park it for a person."""
+    failure = item_error(error)
+    if is_transient(error):
+        retry_after = getattr(error, "retry_after", None)
+        wait = retry_after if retry_after is not None else backoff(item.attempts)
+        deadline = now + timedelta(seconds=wait)
+        outbox.schedule_retry(
+            item.id,
+            error=failure,
+            next_attempt_at=deadline,
+            retry_after=deadline if retry_after is not None else None,
+        )
+        tally.retrying += 1
+        return
+    if isinstance(error, Unauthorized | Forbidden):
+        reason = ParkReason.NEEDS_CREDENTIALS
+        tally.stopped = True
+    elif isinstance(error, StaleRevision):
+        reason = ParkReason.CONFLICT
+    elif isinstance(error, IdempotencyMismatch):
+        reason = ParkReason.DEFECT
+    else:
+        reason = ParkReason.REJECTED
+    outbox.park(item.id, reason, failure)
+    tally.parked += 1
+
+
+async def push(
+    backend: CaseBackend,
+    outbox: Outbox,
+    cache: Cache,
+    *,
+    clock: Clock,
+    ignore_backoff: bool = False,
+) -> PushResult:
+    """Send every item that may go now, oldest first per case, until none is left to try."""
+    tally = _Tally()
+    sent_cases: list[str] = []
+    tried: set[object] = set()
+    while not tally.stopped:
+        due = [
+            item
+            for item in outbox.next_sendable(clock(), ignore_backoff=ignore_backoff)
+            if item.id not in tried
+        ]
+        if not due:
+            break
+        for item in due:
+            tried.add(item.id)
+            sending = outbox.start_sending(item.id)
+            try:
+                case = await send_item(backend, sending)
+            except CaseApiError as error:
+                _settle(outbox, sending, error, clock(), tally)
+                if tally.stopped or isinstance(error, ApiConnectionError):
+                    # Unreachable or refused: the rest would fail the same way.
+                    tally.stopped = tally.stopped or isinstance(error, ApiConnectionError)
+                    break
+                continue
+            outbox.mark_done(item.id)
+            cache.upsert_cases([case])
+            tally.sent += 1
+            sent_cases.append(str(case.id))
+    return PushResult(
+        sent=tally.sent,
+        retrying=tally.retrying,
+        parked=tally.parked,
+        stopped_for_credentials=any(
+            i.park_reason is ParkReason.NEEDS_CREDENTIALS for i in outbox.items()
+        ),
+        sent_case_ids=sent_cases,
+    )

@@ -1,0 +1,277 @@
+"""`CaseService`: the one object the console and the CLI talk to.
+
+It reads the local cache, writes actions to the durable outbox first, and
+uses the API (when reachable) to pull changes and push the outbox. No
+caller ever touches HTTP or files directly.
+"""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from casedesk.api.backend import CaseBackend
+from casedesk.api.errors import ApiConnectionError, CaseApiError, InvalidResponse, Unauthorized
+from casedesk.domain.actions import CaseAction
+from casedesk.domain.clock import Clock, system_clock
+from casedesk.domain.create import NewCase
+from casedesk.domain.enums import Role
+from casedesk.domain.people import Queue, User
+from casedesk.domain.query import QueryContext, parse_query
+from casedesk.domain.sla import at_risk_from, sla_status
+from casedesk.domain.views import VIEWS_BY_KEY
+from casedesk.store.cached import CaseDetails, QueueRow
+from casedesk.store.errors import StoreEvent
+from casedesk.store.local import LocalStore
+from casedesk.store.outbox import PENDING, OutboxItem, OutboxState, ParkReason
+from casedesk.sync import pull as pulling
+from casedesk.sync import push as pushing
+from casedesk.sync.events import PullResult, PushResult, SyncProgress, SyncResult
+
+
+@dataclass(frozen=True)
+class Queued:
+    """An action durably in the outbox, and whether it already reached the API."""
+
+    item: OutboxItem
+    sent: bool
+    error: str | None = None
+
+
+class CaseService:
+    """The console's and the CLI's view of casedesk: cache, outbox, sync."""
+
+    def __init__(
+        self,
+        *,
+        profile_name: str,
+        store: LocalStore,
+        backend: CaseBackend | None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.profile_name = profile_name
+        self.store = store
+        self.backend = backend
+        self.clock = clock
+        self.online: bool | None = None
+        """None until the API was tried; then whether the last attempt reached it."""
+        self.last_error: str | None = None
+        self._sync_lock = asyncio.Lock()
+
+    # -- who -------------------------------------------------------------------------
+
+    def me(self) -> User | None:
+        return self.store.cache.me()
+
+    def roles(self) -> frozenset[Role]:
+        me = self.me()
+        return frozenset(me.roles) if me else frozenset()
+
+    def users(self) -> list[User]:
+        return self.store.cache.users()
+
+    def queues(self) -> list[Queue]:
+        return self.store.cache.queues()
+
+    # -- reading ---------------------------------------------------------------------
+
+    def query_context(self) -> QueryContext:
+        cache = self.store.cache
+        me = self.me()
+        rows = cache.rows()
+        return QueryContext(
+            me=me.id if me else None,
+            unread={row.id for row in rows if cache.is_unread(row)},
+            pending=self.pending_case_ids(),
+            emails={user.id: user.email for user in cache.users()},
+        )
+
+    def queue(self, query: str = "", *, view: str | None = None) -> list[QueueRow]:
+        """Cached cases matching `query` (the filter language) and `view`, by reference.
+
+        Raises `QueryError` for a query the language does not understand.
+        """
+        context = self.query_context()
+        parsed = parse_query(query, context)
+        chosen = VIEWS_BY_KEY[view] if view is not None else None
+        now = self.clock()
+        sla_hours = {queue.id: queue.sla_hours for queue in self.queues()}
+        found: list[QueueRow] = []
+        for row in self.store.cache.rows():
+            current = self._with_current_sla(row, now, sla_hours)
+            if chosen is not None and not chosen.test(current, context):
+                continue
+            if parsed.matches(current):
+                found.append(current)
+        found.sort(key=lambda row: row.reference)
+        return found
+
+    @staticmethod
+    def _with_current_sla(row: QueueRow, now: datetime, sla_hours: dict[UUID, float]) -> QueueRow:
+        """The row with its SLA state as of now (a cached state goes stale with time)."""
+        hours = sla_hours.get(row.queue_id)
+        deadline = row.sla_deadline
+        current = sla_status(
+            status=row.status,
+            deadline=deadline,
+            at_risk_at=None if deadline is None or hours is None else at_risk_from(deadline, hours),
+            now=now,
+            closed_at=row.closed_at,
+        )
+        return row if current == row.sla_status else row._replace(sla_status=current)
+
+    def find(self, reference_or_id: str) -> QueueRow | None:
+        """A cached case by reference (`CAS-000142`, case-insensitive) or id."""
+        cache = self.store.cache
+        text = reference_or_id.strip()
+        if text.upper().startswith("CAS-"):
+            return cache.row_by_reference(text.upper())
+        try:
+            return cache.row(UUID(text))
+        except ValueError:
+            return None
+
+    def case(self, reference_or_id: str) -> CaseDetails | None:
+        """A cached case with whatever details are cached (never fetched: lists are None)."""
+        row = self.find(reference_or_id)
+        return None if row is None else self.store.cache.details(row.id)
+
+    async def open_case(self, reference_or_id: str) -> CaseDetails | None:
+        """The case with fresh details when the API answers, else what the cache holds."""
+        row = self.find(reference_or_id)
+        if row is None or self.backend is None:
+            return self.case(reference_or_id)
+        try:
+            details = await pulling.fetch_details(self.backend, row.id, self.clock)
+        except CaseApiError as error:
+            self._note_failure(error)
+            return self.store.cache.details(row.id)
+        self._note_success()
+        await asyncio.to_thread(self.store.cache.save_details, details)
+        return self.store.cache.details(row.id)
+
+    # -- acting ----------------------------------------------------------------------
+
+    def pending_case_ids(self) -> set[UUID]:
+        return {
+            item.case_id for item in self.store.outbox.items(PENDING) if item.case_id is not None
+        }
+
+    async def act(self, reference_or_id: str, action: CaseAction, *, send: bool = True) -> Queued:
+        """Queue `action` on a cached case (durably), then try to send it at once."""
+        row = self.find(reference_or_id)
+        if row is None:
+            raise LookupError(f"no cached case {reference_or_id!r}; run `casedesk sync` first")
+        item = await asyncio.to_thread(
+            self.store.outbox.enqueue,
+            action,
+            case_id=row.id,
+            case_reference=row.reference,
+            seen_revision=row.revision,
+        )
+        return await self._send_now(item, send)
+
+    async def create_case(self, new_case: NewCase, *, send: bool = True) -> Queued:
+        item = await asyncio.to_thread(self.store.outbox.enqueue_create, new_case)
+        return await self._send_now(item, send)
+
+    async def _send_now(self, item: OutboxItem, send: bool) -> Queued:
+        if send and self.backend is not None:
+            await self.push()
+        current = self.store.outbox.get(item.id)
+        error = current.last_error.message if current.last_error else None
+        return Queued(item=current, sent=current.state is OutboxState.DONE, error=error)
+
+    # -- the outbox ------------------------------------------------------------------
+
+    def outbox(self, *, include_done: bool = False) -> list[OutboxItem]:
+        items = self.store.outbox.items()
+        return [item for item in items if include_done or item.state is not OutboxState.DONE]
+
+    def retry(self, item_id: UUID) -> OutboxItem:
+        return self.store.outbox.retry(item_id)
+
+    def discard(self, item_id: UUID) -> OutboxItem:
+        return self.store.outbox.discard(item_id)
+
+    def store_events(self) -> list[StoreEvent]:
+        return self.store.take_events()
+
+    # -- syncing ---------------------------------------------------------------------
+
+    async def pull(
+        self, *, full: bool = False, progress: Callable[[SyncProgress], None] | None = None
+    ) -> PullResult:
+        if self.backend is None:
+            raise ApiConnectionError("no API configured for this profile")
+        return await pulling.pull(
+            self.backend,
+            self.store.cache,
+            clock=self.clock,
+            full=full,
+            progress=progress or (lambda _: None),
+        )
+
+    async def push(self, *, ignore_backoff: bool = False) -> PushResult:
+        if self.backend is None or self.store.outbox_problem is not None:
+            return PushResult()
+        async with self._sync_lock:
+            result = await pushing.push(
+                self.backend,
+                self.store.outbox,
+                self.store.cache,
+                clock=self.clock,
+                ignore_backoff=ignore_backoff,
+            )
+        self._note_push(result)
+        return result
+
+    async def sync(
+        self, *, full: bool = False, progress: Callable[[SyncProgress], None] | None = None
+    ) -> SyncResult:
+        """What `r` and `casedesk sync` do: send everything queued now, pull, send again."""
+        if self.store.outbox_problem is None:
+            # The user asked: items parked for credentials get another chance with this key.
+            self.store.outbox.retry_parked(ParkReason.NEEDS_CREDENTIALS)
+        first = await self.push(ignore_backoff=True)
+        try:
+            pulled = await self.pull(full=full, progress=progress)
+        except Unauthorized:
+            self.online = True
+            raise
+        except (CaseApiError, InvalidResponse) as error:
+            self._note_failure(error)
+            return SyncResult(pull=None, push=first, online=bool(self.online), error=str(error))
+        self._note_success()
+        second = await self.push(ignore_backoff=True)
+        pushed = PushResult(
+            sent=first.sent + second.sent,
+            retrying=second.retrying,
+            parked=first.parked + second.parked,
+            stopped_for_credentials=second.stopped_for_credentials,
+            sent_case_ids=first.sent_case_ids + second.sent_case_ids,
+        )
+        return SyncResult(pull=pulled, push=pushed, online=True)
+
+    def _note_push(self, result: PushResult) -> None:
+        if result.sent:
+            self._note_success()
+        unreachable = [
+            item
+            for item in self.store.outbox.items(PENDING)
+            if item.last_error is not None and item.last_error.code == "unreachable"
+        ]
+        if unreachable and not result.sent:
+            self.online = False
+
+    def _note_success(self) -> None:
+        self.online = True
+        self.last_error = None
+
+    def _note_failure(self, error: CaseApiError) -> None:
+        if isinstance(error, ApiConnectionError):
+            self.online = False
+        elif isinstance(error, Unauthorized):
+            self.online = True
+        self.last_error = str(error)
