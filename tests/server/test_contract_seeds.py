@@ -707,11 +707,6 @@ def test_payments_accept_language_fr_gives_french_error_messages(
         assert french_error["details"][0]["message"] == "Champ obligatoire"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: with Accept-Language: fr, the details of business-rule errors "
-    "(e.g. assignee_not_found) stay in English",
-)
 def test_payments_french_error_details_are_french_too(live_server: Any, case: Json) -> None:
     key = live_server.key("reviewer")
     with (
@@ -729,10 +724,6 @@ def test_payments_french_error_details_are_french_too(live_server: Any, case: Js
     assert french_error["details"][0]["message"] != english_error["details"][0]["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: the French 404 names the resource in English ('Case introuvable.')",
-)
 def test_payments_french_not_found_message_is_all_french(live_server: Any) -> None:
     with live_server.client(live_server.key("reviewer"), **{"Accept-Language": "fr"}) as french:
         error = error_of(french.get(f"/v1/cases/{uuid.uuid4()}"), 404)
@@ -770,11 +761,6 @@ def test_dotfile_status_other_than_draft_or_open_is_400_naming_status(
     assert paths_of(create_error(reviewer, {"name": "x", "status": status})) == ["status"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: the message for a refused status shows Python enum reprs "
-    "(\"Input should be <CaseStatus.DRAFT: 'draft'> or ...\")",
-)
 def test_dotfile_refused_status_message_names_the_allowed_values_plainly(
     reviewer: httpx.Client,
 ) -> None:
@@ -846,12 +832,6 @@ def test_dotfile_refused_custom_property_is_400_naming_it(
     assert paths_of(error) == [path]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: a value outside every custom-property type yields one detail per "
-    "union branch with pydantic's branch names in the path "
-    "(custom_properties.sources.str, custom_properties.sources.list[str].0, ...)",
-)
 def test_dotfile_custom_property_of_no_known_type_is_one_error_naming_it(
     reviewer: httpx.Client,
 ) -> None:

@@ -1,10 +1,10 @@
 """The case object, as `GET /v1/cases` and every action return it."""
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, PlainValidator, WithJsonSchema
 
 from casedesk.domain.base import Timestamp, WireModel
 from casedesk.domain.enums import (
@@ -19,7 +19,30 @@ from casedesk.domain.enums import (
     SlaStatus,
 )
 
-CustomValue = str | bool | int | float | list[str] | None
+
+def _custom_value(value: Any) -> Any:
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    raise ValueError("must be a string, a boolean, a number, a list of strings, or null")
+
+
+CustomValue = Annotated[
+    str | bool | int | float | list[str] | None,
+    PlainValidator(_custom_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "boolean"},
+                {"type": "number"},
+                {"type": "array", "items": {"type": "string"}},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 """A custom property's value (Dotfile: string | boolean | string[] | number | null)."""
 
 ParameterValue = str | bool | int | float | None

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from casedesk.domain import limits
 from casedesk.domain.base import WireModel
 from casedesk.domain.case import CustomValue
-from casedesk.domain.enums import CaseStatus, CompanyType, RelationRole
+from casedesk.domain.enums import CompanyType, RelationRole
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -59,7 +59,7 @@ class NewCase(WireModel):
     """Body of `POST /v1/cases`."""
 
     name: Annotated[str, Field(min_length=limits.CASE_NAME_MIN, max_length=limits.CASE_NAME_MAX)]
-    status: Literal[CaseStatus.DRAFT, CaseStatus.OPEN] = CaseStatus.OPEN
+    status: Literal["draft", "open"] = "open"
     """Only draft or open: a decision is reached through a review, never at creation."""
     type: Annotated[str, Field(min_length=1, max_length=limits.CASE_TYPE_MAX)] | None = None
     queue_id: UUID | None = None
@@ -93,6 +93,8 @@ class Problem(WireModel):
 
     path: str
     message: str
+    message_fr: str
+    """The same message in French (the API answers in the caller's language)."""
 
 
 def new_case_problems(case: NewCase) -> list[Problem]:
@@ -100,7 +102,11 @@ def new_case_problems(case: NewCase) -> list[Problem]:
     problems: list[Problem] = []
     if case.template_key is not None and case.template_id is not None:
         problems.append(
-            Problem(path="template_id", message="cannot be set together with template_key")
+            Problem(
+                path="template_id",
+                message="cannot be set together with template_key",
+                message_fr="ne peut pas être donné avec template_key",
+            )
         )
     refs: set[str] = set()
     for index, company in enumerate(case.companies):
@@ -108,7 +114,11 @@ def new_case_problems(case: NewCase) -> list[Problem]:
             continue
         if company.ref in refs:
             problems.append(
-                Problem(path=f"companies.{index}.ref", message=f"duplicate ref {company.ref!r}")
+                Problem(
+                    path=f"companies.{index}.ref",
+                    message=f"duplicate ref {company.ref!r}",
+                    message_fr=f"ref {company.ref!r} en double",
+                )
             )
         refs.add(company.ref)
     if case.companies:
@@ -118,6 +128,7 @@ def new_case_problems(case: NewCase) -> list[Problem]:
                 Problem(
                     path="companies",
                     message=f"exactly one company must have type main (found {mains})",
+                    message_fr=f"une seule société doit être de type main (trouvé : {mains})",
                 )
             )
     for index, person in enumerate(case.individuals):
@@ -128,6 +139,9 @@ def new_case_problems(case: NewCase) -> list[Problem]:
                         path=f"individuals.{index}.relations.{rel_index}.source_company_ref",
                         message=(
                             f"no company with ref {relation.source_company_ref!r} in this request"
+                        ),
+                        message_fr=(
+                            f"aucune société de ref {relation.source_company_ref!r} dans la requête"
                         ),
                     )
                 )

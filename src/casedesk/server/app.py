@@ -14,7 +14,7 @@ from casedesk import __version__
 from casedesk.domain import limits
 from casedesk.domain.clock import Clock, system_clock
 from casedesk.server.database import Database
-from casedesk.server.errors import ApiError
+from casedesk.server.errors import ApiError, not_found
 from casedesk.server.faults import FaultConfig
 from casedesk.server.http import language, new_request_id
 from casedesk.server.idempotency import json_response, purge_expired
@@ -34,7 +34,7 @@ def _error(request: Request, error: ApiError) -> Response:
         "error": {
             "code": error.code,
             "message": error.message(lang),
-            "details": [{"path": path, "message": message} for path, message in error.details],
+            "details": error.spoken_details(lang),
         },
         "meta": {"request_id": getattr(request.state, "request_id", None) or new_request_id()},
     }
@@ -58,9 +58,10 @@ async def _on_validation_error(request: Request, error: Exception) -> Response:
 async def _on_http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     if error.status_code == 404:
-        return _error(request, ApiError(404, "not_found", resource="Route"))
+        return _error(request, not_found("route"))
     if error.status_code == 405:
-        failure = ApiError(405, "not_found", resource="Method", headers=dict(error.headers or {}))
+        headers = dict(error.headers or {})
+        failure = ApiError(405, "method_not_allowed", method=request.method, headers=headers)
         return _error(request, failure)
     return _error(
         request, ApiError(error.status_code, "validation_error", details=[("", str(error.detail))])

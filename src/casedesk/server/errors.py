@@ -6,9 +6,37 @@ language the caller asked for with `Accept-Language`.
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 Language = str  # "en" | "fr"
+
+
+@dataclass(frozen=True)
+class Text:
+    """A message in each language the API speaks; the caller's `Accept-Language` picks one."""
+
+    en: str
+    fr: str
+
+    def speak(self, language: Language) -> str:
+        return self.fr if language == "fr" else self.en
+
+
+Message = str | Text
+"""A detail's message: literal (already in the caller's language) or in every language."""
+
+
+def speak(message: Any, language: Language) -> Any:
+    return message.speak(language) if isinstance(message, Text) else message
+
+
+RESOURCES: dict[str, Text] = {
+    "case": Text("Case", "Dossier"),
+    "document": Text("Document", "Document"),
+    "route": Text("Route", "Route"),
+    "method": Text("Method", "Méthode"),
+}
 
 MESSAGES: dict[str, dict[Language, str]] = {
     "validation_error": {
@@ -38,6 +66,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "not_found": {
         "en": "{resource} not found.",
         "fr": "{resource} introuvable.",
+    },
+    "method_not_allowed": {
+        "en": "This route does not answer {method}.",
+        "fr": "Cette route ne répond pas à {method}.",
     },
     "case_closed": {
         "en": "The case is closed; the only action it takes is reopen.",
@@ -131,7 +163,7 @@ def translate(code: str, language: Language, params: Mapping[str, Any]) -> str:
     templates = MESSAGES.get(code) or MESSAGES["internal_error"]
     template = templates.get(language) or templates["en"]
     try:
-        return template.format(**params)
+        return template.format(**{key: speak(value, language) for key, value in params.items()})
     except (KeyError, IndexError, ValueError):
         return template
 
@@ -144,7 +176,7 @@ class ApiError(Exception):
         status: int,
         code: str,
         *,
-        details: Sequence[tuple[str, str]] = (),
+        details: Sequence[tuple[str, Message]] = (),
         data: dict[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         **params: Any,
@@ -160,11 +192,18 @@ class ApiError(Exception):
     def message(self, language: Language) -> str:
         return translate(self.code, language, self.params)
 
+    def spoken_details(self, language: Language) -> list[dict[str, str]]:
+        return [
+            {"path": path, "message": str(speak(message, language))}
+            for path, message in self.details
+        ]
 
-def bad_request(path: str, message: str, *, data: dict[str, Any] | None = None) -> ApiError:
+
+def bad_request(path: str, message: Message, *, data: dict[str, Any] | None = None) -> ApiError:
     """A 400 about one field, named by its dotted path."""
     return ApiError(400, "validation_error", details=[(path, message)], data=data)
 
 
 def not_found(resource: str) -> ApiError:
-    return ApiError(404, "not_found", resource=resource)
+    """404 for a `RESOURCES` key (`case`, `document`, …)."""
+    return ApiError(404, "not_found", resource=RESOURCES[resource])

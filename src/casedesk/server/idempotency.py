@@ -22,7 +22,7 @@ from casedesk.domain import limits
 from casedesk.domain.base import format_timestamp
 from casedesk.domain.clock import Clock
 from casedesk.server.database import Database
-from casedesk.server.errors import ApiError, bad_request
+from casedesk.server.errors import ApiError, Text, bad_request
 from casedesk.server.schema import idempotency_keys
 
 HEADER = "Idempotency-Key"
@@ -62,10 +62,20 @@ def read_key(request: Request) -> str | None:
     if not limits.IDEMPOTENCY_KEY_MIN <= len(key) <= limits.IDEMPOTENCY_KEY_MAX:
         raise bad_request(
             HEADER,
-            f"must be {limits.IDEMPOTENCY_KEY_MIN} to {limits.IDEMPOTENCY_KEY_MAX} characters",
+            Text(
+                f"must be {limits.IDEMPOTENCY_KEY_MIN} to {limits.IDEMPOTENCY_KEY_MAX} characters",
+                f"doit compter de {limits.IDEMPOTENCY_KEY_MIN} à {limits.IDEMPOTENCY_KEY_MAX} "
+                "caractères",
+            ),
         )
     if not all(" " <= char <= "~" for char in key):
-        raise bad_request(HEADER, "must contain only printable ASCII characters")
+        raise bad_request(
+            HEADER,
+            Text(
+                "must contain only printable ASCII characters",
+                "ne doit contenir que des caractères ASCII imprimables",
+            ),
+        )
     return key
 
 

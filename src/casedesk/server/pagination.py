@@ -18,7 +18,7 @@ from fastapi import Query
 
 from casedesk.domain import limits
 from casedesk.domain.base import format_timestamp
-from casedesk.server.errors import bad_request
+from casedesk.server.errors import Text, bad_request
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,28 @@ def decode_cursor(cursor: str, sort: str) -> Position:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         position = Position(sort=data["o"], value=data["v"], seq=int(data["s"]))
+        if not isinstance(position.value, str | int | float | None) or isinstance(
+            position.value, bool
+        ):
+            raise ValueError("not a sort value")
+        if not 0 <= position.seq < 2**63:
+            raise ValueError("not a row position")
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
-        raise bad_request("cursor", "malformed cursor; pass back the one a page returned") from None
+        raise bad_request(
+            "cursor",
+            Text(
+                "malformed cursor; pass back the one a page returned",
+                "curseur invalide ; renvoyez celui qu'une page a donné",
+            ),
+        ) from None
     if position.sort != sort:
-        raise bad_request("cursor", f"this cursor belongs to sort {position.sort!r}, not {sort!r}")
+        raise bad_request(
+            "cursor",
+            Text(
+                f"this cursor belongs to sort {position.sort!r}, not {sort!r}",
+                f"ce curseur appartient au tri {position.sort!r}, pas {sort!r}",
+            ),
+        )
     return position
 
 
@@ -54,7 +72,11 @@ def page_limit(
 ) -> int:
     if not limits.PAGE_LIMIT_MIN <= limit <= limits.PAGE_LIMIT_MAX:
         raise bad_request(
-            "limit", f"must be between {limits.PAGE_LIMIT_MIN} and {limits.PAGE_LIMIT_MAX}"
+            "limit",
+            Text(
+                f"must be between {limits.PAGE_LIMIT_MIN} and {limits.PAGE_LIMIT_MAX}",
+                f"doit être entre {limits.PAGE_LIMIT_MIN} et {limits.PAGE_LIMIT_MAX}",
+            ),
         )
     return limit
 
@@ -67,11 +89,30 @@ def parse_since(text: str | None) -> str | None:
         moment = datetime.fromisoformat(text.strip().replace(" ", "+"))
     except ValueError:
         raise bad_request(
-            "updated_since", "must be an ISO 8601 date-time, e.g. 2025-06-15T09:00:00Z"
+            "updated_since",
+            Text(
+                "must be an ISO 8601 date-time, e.g. 2025-06-15T09:00:00Z",
+                "doit être une date et heure ISO 8601, p. ex. 2025-06-15T09:00:00Z",
+            ),
         ) from None
     if moment.tzinfo is None:
-        raise bad_request("updated_since", "must include a time zone, e.g. 2025-06-15T09:00:00Z")
-    return format_timestamp(moment)
+        raise bad_request(
+            "updated_since",
+            Text(
+                "must include a time zone, e.g. 2025-06-15T09:00:00Z",
+                "doit préciser un fuseau horaire, p. ex. 2025-06-15T09:00:00Z",
+            ),
+        )
+    try:
+        return format_timestamp(moment)
+    except OverflowError:
+        raise bad_request(
+            "updated_since",
+            Text(
+                "is outside the supported range of dates",
+                "sort de la plage de dates prise en charge",
+            ),
+        ) from None
 
 
 def page_meta(request_id: str, cursor: str | None, has_more: bool) -> dict[str, Any]:

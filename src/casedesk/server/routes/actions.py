@@ -10,7 +10,7 @@ from casedesk.domain.enums import Include
 from casedesk.domain.envelope import ActionResult, Envelope
 from casedesk.server.caller import Caller, authenticate
 from casedesk.server.directory import OrgDirectory
-from casedesk.server.errors import bad_request
+from casedesk.server.errors import Text, bad_request
 from casedesk.server.http import StrictJsonRoute, meta
 from casedesk.server.idempotency import canonical_json, run_once
 from casedesk.server.routes.common import (
@@ -46,7 +46,13 @@ def parse_if_match(raw: str | None) -> int | None:
         return None
     text = raw.strip().removeprefix("W/").strip('"').strip()
     if not text.isdigit() or len(text) > 18:
-        raise bad_request("If-Match", 'must be a case revision in quotes, e.g. "7"')
+        raise bad_request(
+            "If-Match",
+            Text(
+                'must be a case revision in quotes, e.g. "7"',
+                'doit être une révision du dossier entre guillemets, p. ex. "7"',
+            ),
+        )
     return int(text)
 
 
@@ -62,7 +68,11 @@ def parse_includes(text: str | None) -> list[Include]:
         except ValueError:
             allowed = ", ".join(member.value for member in Include)
             raise bad_request(
-                "include", f"unknown value {part!r}; expected some of {allowed}"
+                "include",
+                Text(
+                    f"unknown value {part!r}; expected some of {allowed}",
+                    f"valeur inconnue {part!r} ; attendu : {allowed}",
+                ),
             ) from None
     return found
 

@@ -15,7 +15,7 @@ from casedesk.domain.envelope import Envelope
 from casedesk.domain.records import ActionLogEntry, Escalation, Message, Override
 from casedesk.server.caller import Caller, authenticate
 from casedesk.server.directory import OrgDirectory
-from casedesk.server.errors import bad_request
+from casedesk.server.errors import Text, bad_request
 from casedesk.server.http import StrictJsonRoute, meta, request_id
 from casedesk.server.idempotency import canonical_json, json_response, run_once
 from casedesk.server.pagination import (
@@ -72,7 +72,11 @@ def _enum_list(text: str | None, kind: type[Any], name: str) -> list[str] | None
     for value in values:
         if value not in allowed:
             raise bad_request(
-                name, f"unknown value {value!r}; expected one of {', '.join(sorted(allowed))}"
+                name,
+                Text(
+                    f"unknown value {value!r}; expected one of {', '.join(sorted(allowed))}",
+                    f"valeur inconnue {value!r} ; attendu : {', '.join(sorted(allowed))}",
+                ),
             )
     return values
 
@@ -155,12 +159,16 @@ def list_cases(
     if sla_states:
         conditions.append(_sla_condition(sla_states, format_timestamp(now)))
     if q is not None and q.strip():
-        needle = f"%{q.strip().casefold()}%"
+        # The text is literal: LIKE's own wildcards in it are escaped.
+        literal_text = q.strip().casefold()
+        for special in ("\\", "%", "_"):
+            literal_text = literal_text.replace(special, "\\" + special)
+        needle = f"%{literal_text}%"
         conditions.append(
             or_(
-                cases.c.name_key.like(needle),
-                func.lower(cases.c.reference).like(needle),
-                func.lower(func.coalesce(cases.c.external_id, "")).like(needle),
+                cases.c.name_key.like(needle, escape="\\"),
+                func.lower(cases.c.reference).like(needle, escape="\\"),
+                func.lower(func.coalesce(cases.c.external_id, "")).like(needle, escape="\\"),
             )
         )
     with state.database.read() as connection:
@@ -181,7 +189,13 @@ def list_cases(
                 try:
                     conditions.append(cases.c.assignee_id == str(UUID(assignee)))
                 except ValueError:
-                    raise bad_request("assignee", "must be me, none or a user id") from None
+                    raise bad_request(
+                        "assignee",
+                        Text(
+                            "must be me, none or a user id",
+                            "doit valoir me, none ou un identifiant d'utilisateur",
+                        ),
+                    ) from None
         if tag is not None:
             found = directory.tags.get(tag) or directory.tag_by_label(tag)
             if found is None:

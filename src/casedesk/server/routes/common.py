@@ -43,7 +43,7 @@ def find_case(connection: Connection, caller: Caller, id_or_reference: str) -> d
         select(cases).where(column == key, cases.c.organization_id == caller.organization_id)
     ).first()
     if row is None:
-        raise not_found("Case")
+        raise not_found("case")
     return dict(row._mapping)
 
 

@@ -16,7 +16,7 @@ from casedesk.domain.base import format_timestamp
 from casedesk.domain.envelope import Envelope
 from casedesk.domain.records import Document
 from casedesk.server.caller import Caller, authenticate
-from casedesk.server.errors import ApiError, bad_request, not_found
+from casedesk.server.errors import ApiError, Text, bad_request, not_found
 from casedesk.server.http import StrictJsonRoute, meta
 from casedesk.server.idempotency import run_once
 from casedesk.server.routes.common import (
@@ -74,7 +74,13 @@ async def upload_document(
     state = server_state(request)
     name = (file.filename or "").strip() or "document"
     if len(name) > limits.DOCUMENT_NAME_MAX:
-        raise bad_request("file", f"file name longer than {limits.DOCUMENT_NAME_MAX} characters")
+        raise bad_request(
+            "file",
+            Text(
+                f"file name longer than {limits.DOCUMENT_NAME_MAX} characters",
+                f"nom de fichier de plus de {limits.DOCUMENT_NAME_MAX} caractères",
+            ),
+        )
     content_type = file.content_type or "application/octet-stream"
     folder = state.data_dir / DOCUMENTS_DIR
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -131,10 +137,10 @@ def document_content(request: Request, caller: CallerDep, document_id: str) -> R
             )
         ).first()
     if row is None:
-        raise not_found("Document")
+        raise not_found("document")
     path = state.data_dir / row.storage_path
     if not path.is_file():
-        raise not_found("Document")
+        raise not_found("document")
     return FileResponse(
         path,
         media_type=row.content_type,

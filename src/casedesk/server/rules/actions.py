@@ -33,7 +33,7 @@ from casedesk.domain.base import format_timestamp
 from casedesk.domain.enums import ActionType, CaseStatus, MessageKind, OverrideStatus
 from casedesk.server.caller import Caller
 from casedesk.server.directory import OrgDirectory
-from casedesk.server.errors import ApiError, bad_request
+from casedesk.server.errors import ApiError, Text, bad_request
 from casedesk.server.rules.roles import require_role_for
 from casedesk.server.schema import actions, cases, documents, escalations, messages, overrides
 from casedesk.server.serialize import escalation_wire
@@ -192,7 +192,13 @@ def _comment(context: _Context, action: CommentAction) -> _Change:
         )
         for index, doc_id in enumerate(document_ids):
             if doc_id not in known:
-                raise bad_request(f"document_ids.{index}", f"no document {doc_id}; upload it first")
+                raise bad_request(
+                    f"document_ids.{index}",
+                    Text(
+                        f"no document {doc_id}; upload it first",
+                        f"aucun document {doc_id} ; téléversez-le d'abord",
+                    ),
+                )
     message = _add_message(
         context, kind=MessageKind.MESSAGE, body=action.body, document_ids=document_ids
     )
@@ -245,7 +251,13 @@ def _resume(context: _Context, action: ResumeAction) -> _Change:  # noqa: ARG001
 
 def _user_in_org(context: _Context, user_id: str, path: str) -> None:
     if user_id not in context.directory.users:
-        raise bad_request(path, f"no user {user_id} in this organization")
+        raise bad_request(
+            path,
+            Text(
+                f"no user {user_id} in this organization",
+                f"aucun utilisateur {user_id} dans cette organisation",
+            ),
+        )
 
 
 def _escalate(context: _Context, action: EscalateAction) -> _Change:
@@ -284,6 +296,13 @@ def _active_escalations(context: _Context) -> list[Row]:
     return [dict(row) for row in rows]
 
 
+def _not_active(escalation_id: str) -> Text:
+    return Text(
+        f"not an active escalation of this case: {escalation_id}",
+        f"pas une escalade active de ce dossier : {escalation_id}",
+    )
+
+
 def _escalation_not_found(missing: list[tuple[int, str]], active: list[Row]) -> ApiError:
     """CareValidate's 400: it names the unknown ids and lists the active escalations."""
     return ApiError(
@@ -291,8 +310,7 @@ def _escalation_not_found(missing: list[tuple[int, str]], active: list[Row]) -> 
         "escalation_not_found",
         ids=", ".join(escalation_id for _, escalation_id in missing),
         details=[
-            (f"escalations.{index}.escalation_id", f"not an active escalation of this case: {eid}")
-            for index, eid in missing
+            (f"escalations.{index}.escalation_id", _not_active(eid)) for index, eid in missing
         ],
         data={"escalations": [escalation_wire(row) for row in active]},
     )
@@ -310,7 +328,10 @@ def _update_escalation(context: _Context, action: UpdateEscalationAction) -> _Ch
     seen: set[str] = set()
     for index, item in enumerate(action.escalations):
         if str(item.escalation_id) in seen:
-            raise bad_request(f"escalations.{index}.escalation_id", "listed twice in this request")
+            raise bad_request(
+                f"escalations.{index}.escalation_id",
+                Text("listed twice in this request", "cité deux fois dans cette requête"),
+            )
         seen.add(str(item.escalation_id))
     updates: list[tuple[str, dict[str, Any]]] = []
     for index, item in enumerate(action.escalations):
@@ -334,7 +355,10 @@ def _update_escalation(context: _Context, action: UpdateEscalationAction) -> _Ch
                         details=[
                             (
                                 f"escalations.{index}.assigned_to_email",
-                                "no assignable user with this email in this organization",
+                                Text(
+                                    "no assignable user with this email in this organization",
+                                    "aucun utilisateur assignable avec cette adresse ici",
+                                ),
                             )
                         ],
                     )
@@ -354,9 +378,7 @@ def _complete_escalation(context: _Context, action: CompleteEscalationAction) ->
     escalation_id = str(action.escalation_id)
     if escalation_id not in {row["id"] for row in active}:
         error = _escalation_not_found([(0, escalation_id)], active)
-        error.details = [
-            ("escalation_id", f"not an active escalation of this case: {escalation_id}")
-        ]
+        error.details = [("escalation_id", _not_active(escalation_id))]
         raise error
     values: dict[str, Any] = {"is_completed": True, "completed_at": context.stamp}
     if action.note is not None:
@@ -381,11 +403,19 @@ def _request_override(context: _Context, action: RequestOverrideAction) -> _Chan
     for index, reviewer in enumerate(reviewer_ids):
         if not context.directory.is_reviewer(reviewer):
             raise bad_request(
-                f"reviewer_ids.{index}", f"{reviewer} is not a reviewer of this organization"
+                f"reviewer_ids.{index}",
+                Text(
+                    f"{reviewer} is not a reviewer of this organization",
+                    f"{reviewer} n'est pas relecteur dans cette organisation",
+                ),
             )
         if reviewer == context.caller.user_id:
             raise bad_request(
-                f"reviewer_ids.{index}", "the creator of an override cannot review it"
+                f"reviewer_ids.{index}",
+                Text(
+                    "the creator of an override cannot review it",
+                    "le créateur d'une dérogation ne peut pas la relire",
+                ),
             )
     row: Row = {
         "id": str(uuid.uuid4()),
@@ -417,7 +447,15 @@ def _pending_override(context: _Context, override_id: str) -> Row:
             400,
             "override_not_found",
             override_id=override_id,
-            details=[("override_id", f"no override {override_id} on this case")],
+            details=[
+                (
+                    "override_id",
+                    Text(
+                        f"no override {override_id} on this case",
+                        f"aucune dérogation {override_id} sur ce dossier",
+                    ),
+                )
+            ],
         )
     found = dict(row._mapping)
     if found["status"] != OverrideStatus.PENDING.value:

@@ -12,10 +12,17 @@ from casedesk.domain.enums import ActionType, CaseStatus, EntityCategory, RiskTi
 from casedesk.domain.sla import at_risk_from
 from casedesk.server.caller import Caller
 from casedesk.server.directory import OrgDirectory
-from casedesk.server.errors import ApiError, bad_request
+from casedesk.server.errors import ApiError, Text, bad_request
 from casedesk.server.schema import actions, cases, custom_property_definitions, tags, templates
 
 DEFAULT_CASE_TYPE = "Onboarding"
+
+_TYPE_NAMES: dict[str, Text] = {
+    "string": Text("must be a string", "doit être une chaîne de caractères"),
+    "boolean": Text("must be a boolean", "doit être un booléen"),
+    "number": Text("must be a number", "doit être un nombre"),
+    "string_list": Text("must be a list of strings", "doit être une liste de chaînes"),
+}
 
 _VALUE_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -36,12 +43,22 @@ def create_case(
     """Check every rule, insert the case and its `create` log entry; returns the row."""
     problems = new_case_problems(body)
     if problems:
-        raise ApiError(400, "validation_error", details=[(p.path, p.message) for p in problems])
+        raise ApiError(
+            400,
+            "validation_error",
+            details=[(p.path, Text(p.message, p.message_fr)) for p in problems],
+        )
     organization_id = caller.organization_id
     queue = _queue(directory, body)
     template_key = _template_key(connection, organization_id, body)
     if body.assignee_id is not None and str(body.assignee_id) not in directory.users:
-        raise bad_request("assignee_id", f"no user {body.assignee_id} in this organization")
+        raise bad_request(
+            "assignee_id",
+            Text(
+                f"no user {body.assignee_id} in this organization",
+                f"aucun utilisateur {body.assignee_id} dans cette organisation",
+            ),
+        )
     custom_properties = _custom_properties(connection, organization_id, body)
     if body.external_id is not None:
         taken = connection.execute(
@@ -54,7 +71,15 @@ def create_case(
                 409,
                 "external_id_taken",
                 external_id=body.external_id,
-                details=[("external_id", "must be unique: another case already uses it")],
+                details=[
+                    (
+                        "external_id",
+                        Text(
+                            "must be unique: another case already uses it",
+                            "doit être unique : un autre dossier l'utilise déjà",
+                        ),
+                    )
+                ],
             )
     tag_ids = _tag_ids(connection, directory, body.tags or [])
 
@@ -133,7 +158,13 @@ def _queue(directory: OrgDirectory, body: NewCase) -> dict[str, Any]:
         return next(iter(directory.queues.values()))
     queue = directory.queues.get(str(body.queue_id))
     if queue is None:
-        raise bad_request("queue_id", f"no queue {body.queue_id} in this organization")
+        raise bad_request(
+            "queue_id",
+            Text(
+                f"no queue {body.queue_id} in this organization",
+                f"aucune file {body.queue_id} dans cette organisation",
+            ),
+        )
     return queue
 
 
@@ -145,7 +176,13 @@ def _template_key(connection: Connection, organization_id: str, body: NewCase) -
             )
         ).first()
         if found is None:
-            raise bad_request("template_key", f"no template with key {body.template_key!r}")
+            raise bad_request(
+                "template_key",
+                Text(
+                    f"no template with key {body.template_key!r}",
+                    f"aucun modèle de clé {body.template_key!r}",
+                ),
+            )
         return body.template_key
     if body.template_id is not None:
         key = connection.execute(
@@ -155,7 +192,13 @@ def _template_key(connection: Connection, organization_id: str, body: NewCase) -
             )
         ).scalar()
         if key is None:
-            raise bad_request("template_id", f"no template with id {body.template_id}")
+            raise bad_request(
+                "template_id",
+                Text(
+                    f"no template with id {body.template_id}",
+                    f"aucun modèle d'identifiant {body.template_id}",
+                ),
+            )
         return str(key)
     return None
 
@@ -175,9 +218,21 @@ def _custom_properties(
         path = f"custom_properties.{key}"
         definition = definitions.get(key)
         if definition is None:
-            raise bad_request(path, f"unknown custom property {key!r}")
+            raise bad_request(
+                path,
+                Text(
+                    f"unknown custom property {key!r}",
+                    f"propriété personnalisée inconnue {key!r}",
+                ),
+            )
         if definition.archived:
-            raise bad_request(path, f"custom property {key!r} is archived and no longer accepted")
+            raise bad_request(
+                path,
+                Text(
+                    f"custom property {key!r} is archived and no longer accepted",
+                    f"la propriété personnalisée {key!r} est archivée et n'est plus acceptée",
+                ),
+            )
         if value is None:
             continue
         expected = _VALUE_TYPES.get(definition.value_type, (str,))
@@ -185,14 +240,16 @@ def _custom_properties(
             definition.value_type == "number" and isinstance(value, bool)
         )
         if wrong:
-            raise bad_request(path, f"must be a {definition.value_type.replace('_', ' of ')}")
+            raise bad_request(path, _TYPE_NAMES[definition.value_type])
     return dict(body.custom_properties)
 
 
 def _tag_ids(connection: Connection, directory: OrgDirectory, refs: list[str]) -> list[str]:
     """Tag ids for refs that are ids or labels; unknown labels create the tag."""
     found: list[str] = []
-    for ref in refs:
+    for index, ref in enumerate(refs):
+        if not ref.strip():
+            raise bad_request(f"tags.{index}", Text("must not be blank", "ne doit pas être vide"))
         tag = directory.tags.get(ref) or directory.tag_by_label(ref)
         if tag is None:
             tag = {
