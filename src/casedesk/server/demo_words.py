@@ -1,9 +1,13 @@
 """Word pools for the demo data: organizations, people, companies and what they write.
 
+Also the small generators that draw names, emails and document contents from them.
 Some entries are hostile on purpose (square brackets that look like Rich markup,
 emoji, accents, several lines): the console must show them literally.
 """
 
+import json
+import random
+import unicodedata
 from typing import Final, NamedTuple
 
 
@@ -198,8 +202,10 @@ TRICKY_COMPANY_NAMES: Final = (
     "🚀 Rocket Logistics SAS",
     "Sunrise Bakery 🥐 SARL",
     "Pixel 🎮 Studios Inc.",
+    "Green Leaf 🌿 Organics B.V.",
+    "☕ Café Müller GmbH",
     "Société Générale d'Électricité",
-    "Çelik Yapı A.Ş.",
+    "Çelik Yapı A.Ş.",  # noqa: RUF001 (a Turkish dotless i, on purpose)
     "Zürcher Privatbank AG",
     "Ångström Instruments AB",
     "東京 Trading K.K.",
@@ -274,6 +280,7 @@ TRICKY_PERSON_NAMES: Final = (
     ("[Anna]", "Lindqvist"),
     ("Max", "[redacted]"),
     ("Sam 😀", "Taylor"),
+    ("Lena", "Fischer 🌸"),
     ("Zoë", "Brontë-Ångström"),
     ("Nguyễn", "Thị Minh Khai"),
 )
@@ -293,7 +300,15 @@ ACCOUNT_NAMES: Final = (
     "Nordic Pay 💳",
 )
 REPORTER_FIRST_NAMES: Final = ("Jane", "Will", "Hélène", "Gustav", "Maya", "Pedro", "Ayşe", "Tom")
-REPORTER_LAST_NAMES: Final = ("Doe", "Smith", "Fontaine", "Lindgren", "Cohen", "Ruiz", "Yılmaz")
+REPORTER_LAST_NAMES: Final = (
+    "Doe",
+    "Smith",
+    "Fontaine",
+    "Lindgren",
+    "Cohen",
+    "Ruiz",
+    "Yılmaz",  # noqa: RUF001 (a Turkish dotless i, on purpose)
+)
 
 USER_COMMENTS: Final = (
     "Checked the registry extract, directors match the application.",
@@ -314,7 +329,8 @@ USER_COMMENTS: Final = (
     "Looks good to me 👍",
     "Sanctions screening clean ✅ — PEP screening pending ⏳",
     "Summary so far:\n- registry extract OK\n- UBO register missing\n- screening clean",
-    "Two issues:\n1. the passport is expired\n2. the address does not match the utility bill\n\nPlease advise.",
+    "Two issues:\n1. the passport is expired\n"
+    "2. the address does not match the utility bill\n\nPlease advise.",
     "Noted. Escalating if we hear nothing by Friday.",
 )
 REPORTER_MESSAGES: Final = (
@@ -326,7 +342,8 @@ REPORTER_MESSAGES: Final = (
     "Is there an update on this onboarding? Our go-live is on Monday 🙏",
     "The address changed last month, new proof attached.",
     "[urgent] please call me back",
-    "Answering your questions:\n\n1) yes\n2) no, the company has no subsidiaries\n3) see attachment",
+    "Answering your questions:\n\n1) yes\n"
+    "2) no, the company has no subsidiaries\n3) see attachment",
     "Merci ! Nous restons à votre disposition. — Hélène",
     "We cannot provide a certified copy, is a notarised one acceptable?",
     "Sent from my phone 📱",
@@ -340,34 +357,16 @@ QUERY_PROMPTS: Final = (
     "Merci de nous transmettre les statuts à jour.",
     "Please confirm the patient's date of birth and insurer number.",
 )
-ESCALATIONS: Final = (
-    (
-        "compliance",
-        "Possible sanctions match",
-        "Name screening returned a potential sanctions match.",
-    ),
-    (
-        "compliance",
-        "PEP review",
-        "Director is a politically exposed person; needs senior sign-off.",
-    ),
-    (
-        "legal",
-        "Ownership unclear",
-        "Ownership structure goes through a trust we cannot look through.",
-    ),
-    ("management", "High-value client", "Expected volume above the desk's approval limit."),
-    ("medical", "Clinical review needed", "Prior authorisation requires a clinician's opinion."),
-    (
-        "fraud",
-        "Document tampering",
-        "The bank statement shows signs of editing [metadata mismatch].",
-    ),
-    (
-        "compliance",
-        "Adverse media",
-        "Article about a fine in 2021 — needs assessment.\nSource: press.",
-    ),
+# The API titles an escalation with the first line of its reason.
+ESCALATION_REASONS: Final = (
+    "Possible sanctions match\nName screening returned a potential match on the director.",
+    "PEP review: director is a politically exposed person; needs senior sign-off.",
+    "Ownership unclear — the structure goes through a trust we cannot look through.",
+    "High-value client: expected volume above the desk's approval limit.",
+    "Clinical review needed\nPrior authorisation requires a clinician's opinion.",
+    "Document tampering [metadata mismatch] on the bank statement.",
+    "Adverse media: article about a fine in 2021.\nSource: press. Needs assessment.",
+    "Vérification renforcée demandée par la conformité 🔎",
 )
 ESCALATION_NOTES: Final = (
     "Reviewed with the MLRO, waiting for the client's answer.",
@@ -384,12 +383,16 @@ OVERRIDE_REASONS: Final = (
     "Automated score is wrong: the [sanctions] flag refers to a namesake.",
     "Decision of the committee of 12 March, see minutes.",
 )
-OVERRIDE_COMMENTS: Final = (
+ACCEPT_COMMENTS: Final = (
     "Agreed, documented in the file.",
     "OK for me.",
+    "D'accord ✅",
+)
+REFUSE_COMMENTS: Final = (
     "Not enough evidence for an override; please collect the UBO register first.",
     "Refused: the committee decision must be attached.",
     "Je ne suis pas d'accord, le risque reste élevé.",
+    "No — see [policy] section 4.2.",
 )
 CLOSE_COMMENTS: Final = (
     "All checks complete.",
@@ -413,6 +416,74 @@ DEMO_DOCUMENTS: Final = (
     ("ubo-register.csv", "text/csv"),
     ("proof-of-address.pdf", "application/pdf"),
     ("passport-scan.pdf", "application/pdf"),
-    ("Relevé bancaire – mars.txt", "text/plain"),
+    ("Relevé bancaire – mars.txt", "text/plain"),  # noqa: RUF001 (an en dash, on purpose)
     ("screening-report.json", "application/json"),
 )
+EMAIL_DOMAINS: Final = ("example.com", "mail.example", "corp.example")
+
+_TO_ASCII = str.maketrans({"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "æ": "ae", "ß": "ss", "đ": "d"})
+
+
+def ascii_slug(text: str) -> str:
+    """Lowercase ASCII letters and digits of `text` (`Ødegaard` -> `odegaard`)."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_TO_ASCII)).lower()
+    return "".join(c for c in decomposed if c.isascii() and c.isalnum())
+
+
+def company_name(rng: random.Random) -> str:
+    """A realistic company name; about one in ten looks like markup, has emoji or accents."""
+    if rng.random() < 0.1:
+        return rng.choice(TRICKY_COMPANY_NAMES)
+    stem = rng.choice(COMPANY_STEMS)
+    return f"{stem} {rng.choice(COMPANY_ACTIVITIES)} {rng.choice(COMPANY_SUFFIXES)}"
+
+
+def person_name(rng: random.Random) -> tuple[str, str]:
+    """A first and last name, accents included; a few look like markup or carry emoji."""
+    if rng.random() < 0.06:
+        return rng.choice(TRICKY_PERSON_NAMES)
+    return rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+
+
+def person_email(rng: random.Random, first: str, last: str) -> str:
+    local = ".".join(part for part in (ascii_slug(first), ascii_slug(last)) if part) or "contact"
+    return f"{local}@{rng.choice(EMAIL_DOMAINS)}"
+
+
+def document_bytes(name: str, content_type: str, org_name: str, reference: str) -> bytes:
+    """The content of a demo document: small, real, and of the type its name says."""
+    if content_type == "text/csv":
+        text = (
+            f"name,role,ownership_percentage\nZoë Brontë,beneficial_owner,62.5\n{reference},case,\n"
+        )
+    elif content_type == "application/json":
+        text = json.dumps({"case": reference, "hits": [], "provider": "demo"}, indent=2) + "\n"
+    elif content_type == "application/pdf":
+        return _tiny_pdf(f"{name} - {reference}")
+    else:
+        text = f"{name}\nCase {reference} - {org_name}\nDemo document: no real personal data.\n"
+    return text.encode("utf-8")
+
+
+def _tiny_pdf(line: str) -> bytes:
+    """A one-page PDF showing one line of ASCII text."""
+    safe = "".join(c for c in line.encode("ascii", "replace").decode() if c not in "\\()")
+    stream = f"BT /F1 12 Tf 72 720 Td ({safe}) Tj ET"
+    objects = (
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        "/Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    )
+    out = "%PDF-1.4\n"
+    offsets = []
+    for index, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{index} 0 obj\n{body}\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n"
+    out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    return out.encode("ascii")
