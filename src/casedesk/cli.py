@@ -31,14 +31,43 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-@click.group()
+@click.group(invoke_without_command=True)
 @click.version_option(__version__, prog_name="casedesk")
 @click.option("--url", help="Case API root URL (the key comes from CASEDESK_API_KEY).")
 @click.option("--profile", help="Profile of the config file to use.")
 @click.pass_context
 def main(context: click.Context, url: str | None, profile: str | None) -> None:
-    """casedesk: a keyboard-driven console for case reviewers, and its case API."""
+    """casedesk: a keyboard-driven console for case reviewers, and its case API.
+
+    With no command, opens the console for the profile.
+    """
     context.obj = Target(url=url, profile=profile)
+    if context.invoked_subcommand is None:
+        open_console(context.obj)
+
+
+def open_console(target: Target) -> None:
+    """Run the console over the profile's cache, outbox and API until the reviewer quits."""
+    from casedesk.config import ConfigError, resolve_profile
+    from casedesk.tui.app import CasedeskApp
+    from casedesk.tui.settings import ConsoleSettings
+
+    try:
+        profile = resolve_profile(target.url, target.profile)
+    except ConfigError as error:
+        _fail(str(error))
+        raise
+
+    async def work(service: Any) -> None:
+        settings = ConsoleSettings(
+            profile=profile.name,
+            sync_interval_seconds=profile.sync_interval_seconds,
+            theme=profile.theme,
+            start_view=profile.start_view,
+        )
+        await CasedeskApp(service, settings).run_async()
+
+    _run(target, work)
 
 
 # -- wiring -------------------------------------------------------------------------

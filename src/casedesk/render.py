@@ -7,25 +7,9 @@ interpreted (no markup library touches it).
 from collections.abc import Iterable
 from datetime import datetime
 
+from casedesk.domain.sla import countdown
 from casedesk.store.cached import CaseDetails, QueueRow
 from casedesk.store.outbox import OutboxItem
-
-
-def countdown(deadline: datetime | None, now: datetime) -> str:
-    """`3h 12m`, `-2d 4h`: time left until (or past) a deadline, two units at most."""
-    if deadline is None:
-        return "—"
-    seconds = int((deadline - now).total_seconds())
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{sign}{days}d {hours}h"
-    if hours:
-        return f"{sign}{hours}h {minutes}m"
-    return f"{sign}{minutes}m"
 
 
 def _clip(text: str, width: int) -> str:

@@ -32,3 +32,20 @@ def sla_status(
     if status is not CaseStatus.CLOSED and at_risk_at is not None and moment >= at_risk_at:
         return SlaStatus.AT_RISK
     return SlaStatus.ON_TRACK
+
+
+def countdown(deadline: datetime | None, now: datetime) -> str:
+    """`3h 12m`, `-2d 4h`: time left until (or past) a deadline, two units at most."""
+    if deadline is None:
+        return "—"
+    seconds = int((deadline - now).total_seconds())
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{sign}{days}d {hours}h"
+    if hours:
+        return f"{sign}{hours}h {minutes}m"
+    return f"{sign}{minutes}m"

@@ -19,8 +19,6 @@ from casedesk.domain.create import NewCase
 from casedesk.domain.enums import Role
 from casedesk.domain.people import Queue, User
 from casedesk.domain.query import QueryContext, parse_query
-from casedesk.domain.sla import at_risk_from, sla_status
-from casedesk.domain.views import VIEWS_BY_KEY
 from casedesk.store.cached import CaseDetails, QueueRow
 from casedesk.store.errors import StoreEvent
 from casedesk.store.local import LocalStore
@@ -28,6 +26,13 @@ from casedesk.store.outbox import PENDING, OutboxItem, OutboxState, ParkReason
 from casedesk.sync import pull as pulling
 from casedesk.sync import push as pushing
 from casedesk.sync.events import PullResult, PushResult, SyncProgress, SyncResult
+from casedesk.sync.snapshot import QueueSnapshot, take_snapshot
+
+
+@dataclass(frozen=True)
+class OutboxCounts:
+    pending: int
+    parked: int
 
 
 @dataclass(frozen=True)
@@ -87,39 +92,24 @@ class CaseService:
             emails={user.id: user.email for user in cache.users()},
         )
 
+    def snapshot(self, *, sort: str = "reference", reverse: bool = False) -> QueueSnapshot:
+        """Every cached case with its SLA state as of now, sorted, with the views' counts."""
+        return take_snapshot(
+            self.store.cache.rows(),
+            context=self.query_context(),
+            now=self.clock(),
+            sla_hours={queue.id: queue.sla_hours for queue in self.queues()},
+            sort=sort,
+            reverse=reverse,
+        )
+
     def queue(self, query: str = "", *, view: str | None = None) -> list[QueueRow]:
         """Cached cases matching `query` (the filter language) and `view`, by reference.
 
         Raises `QueryError` for a query the language does not understand.
         """
-        context = self.query_context()
-        parsed = parse_query(query, context)
-        chosen = VIEWS_BY_KEY[view] if view is not None else None
-        now = self.clock()
-        sla_hours = {queue.id: queue.sla_hours for queue in self.queues()}
-        found: list[QueueRow] = []
-        for row in self.store.cache.rows():
-            current = self._with_current_sla(row, now, sla_hours)
-            if chosen is not None and not chosen.test(current, context):
-                continue
-            if parsed.matches(current):
-                found.append(current)
-        found.sort(key=lambda row: row.reference)
-        return found
-
-    @staticmethod
-    def _with_current_sla(row: QueueRow, now: datetime, sla_hours: dict[UUID, float]) -> QueueRow:
-        """The row with its SLA state as of now (a cached state goes stale with time)."""
-        hours = sla_hours.get(row.queue_id)
-        deadline = row.sla_deadline
-        current = sla_status(
-            status=row.status,
-            deadline=deadline,
-            at_risk_at=None if deadline is None or hours is None else at_risk_from(deadline, hours),
-            now=now,
-            closed_at=row.closed_at,
-        )
-        return row if current == row.sla_status else row._replace(sla_status=current)
+        snapshot = self.snapshot()
+        return snapshot.select(parse_query(query, snapshot.context), view)
 
     def find(self, reference_or_id: str) -> QueueRow | None:
         """A cached case by reference (`CAS-000142`, case-insensitive) or id."""
@@ -154,6 +144,8 @@ class CaseService:
     # -- acting ----------------------------------------------------------------------
 
     def pending_case_ids(self) -> set[UUID]:
+        if self.store.outbox_problem is not None:
+            return set()
         return {
             item.case_id for item in self.store.outbox.items(PENDING) if item.case_id is not None
         }
@@ -188,6 +180,18 @@ class CaseService:
     def outbox(self, *, include_done: bool = False) -> list[OutboxItem]:
         items = self.store.outbox.items()
         return [item for item in items if include_done or item.state is not OutboxState.DONE]
+
+    def outbox_counts(self) -> OutboxCounts:
+        if self.store.outbox_problem is not None:
+            return OutboxCounts(pending=0, parked=0)
+        items = self.store.outbox.items()
+        return OutboxCounts(
+            pending=sum(1 for item in items if item.pending),
+            parked=sum(1 for item in items if item.state is OutboxState.PARKED),
+        )
+
+    def last_sync_at(self) -> datetime | None:
+        return self.store.cache.sync_state().last_sync_at
 
     def retry(self, item_id: UUID) -> OutboxItem:
         return self.store.outbox.retry(item_id)

@@ -1,0 +1,104 @@
+"""`CasedeskApp`: the console. Thin: it owns the service, the timers and the sync worker."""
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+from uuid import UUID
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from casedesk.sync.events import PushResult, SyncProgress, SyncResult
+from casedesk.sync.service import CaseService
+from casedesk.tui.commands import CaseCommands
+from casedesk.tui.messages import (
+    CacheChanged,
+    ClockTicked,
+    SyncFinished,
+    SyncProgressed,
+    SyncStarted,
+)
+from casedesk.tui.resources import stylesheets
+from casedesk.tui.screens.help import HelpScreen
+from casedesk.tui.screens.queue import QueueScreen
+from casedesk.tui.settings import ConsoleSettings
+
+THEMES = {"dark": "textual-dark", "light": "textual-light"}
+
+
+class CasedeskApp(App[None]):
+    """A keyboard-driven console over one profile's cache, outbox and case API."""
+
+    TITLE = "casedesk"
+    CSS_PATH: ClassVar = stylesheets()
+    COMMANDS: ClassVar = App.COMMANDS | {CaseCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+        Binding("question_mark", "help", "Keys", id="app.help"),
+        Binding("r", "sync", "Sync", id="app.sync"),
+    ]
+
+    def __init__(self, service: CaseService, settings: ConsoleSettings) -> None:
+        super().__init__()
+        self.service = service
+        self.settings = settings
+        self.syncing = False
+
+    def on_mount(self) -> None:
+        self.theme = THEMES.get(self.settings.theme, "textual-dark")
+        self.push_screen(QueueScreen(self.service, start_view=self.settings.start_view))
+        if self.settings.sync_on_start:
+            self.action_sync()
+        self.set_interval(self.settings.sync_interval_seconds, self.action_sync)
+        self.set_interval(60, self._tick)
+
+    def queue_screen(self) -> QueueScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, QueueScreen)), None)
+
+    def queue_rows(self) -> list[Any]:
+        """Every cached case as the queue holds it (for the palette)."""
+        queue = self.queue_screen()
+        return list(queue.snapshot.rows) if queue and queue.snapshot else []
+
+    def open_case(self, case_id: UUID) -> None:
+        """Open a case on top of the queue (from the palette)."""
+        queue = self.queue_screen()
+        if queue is not None:
+            while self.screen is not queue:
+                self.pop_screen()
+            queue.open_case(case_id)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_sync(self) -> None:
+        """Send queued actions and pull changes, in the background."""
+        if not self.syncing:
+            self.run_sync()
+
+    @work(exclusive=True, group="sync", exit_on_error=False)
+    async def run_sync(self) -> None:
+        self.syncing = True
+        self._broadcast(SyncStarted)
+        try:
+            result = await self.service.sync(progress=self._progressed)
+        except Exception as error:  # any failure turns the bar offline, never the app
+            self.service.online = False
+            result = SyncResult(pull=None, push=PushResult(), online=False, error=str(error))
+        finally:
+            self.syncing = False
+        self._broadcast(lambda: SyncFinished(result))
+        self._broadcast(CacheChanged)
+
+    def _progressed(self, progress: SyncProgress) -> None:
+        self._broadcast(lambda: SyncProgressed(progress))
+
+    def _tick(self) -> None:
+        self._broadcast(ClockTicked)
+
+    def _broadcast(self, make: Callable[[], Message]) -> None:
+        """Tell every screen on the stack (the queue under a case screen must stay current)."""
+        for screen in self.screen_stack:
+            screen.post_message(make())

@@ -1,0 +1,188 @@
+"""`QueueScreen`: the views, the filter line and the table of cases to triage."""
+
+import asyncio
+from typing import ClassVar
+from uuid import UUID
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Input, Tab, Tabs
+
+from casedesk.domain.query import Query, QueryError, parse_query
+from casedesk.domain.views import VIEWS, VIEWS_BY_KEY
+from casedesk.sync.service import CaseService
+from casedesk.sync.snapshot import QueueSnapshot
+from casedesk.tui.messages import CacheChanged, ClockTicked
+from casedesk.tui.screens.base import DeskScreen
+from casedesk.tui.screens.case import CaseScreen
+from casedesk.tui.widgets.case_table import SORTABLE, CaseTable
+from casedesk.tui.widgets.filter_bar import FilterBar
+from casedesk.tui.widgets.status_bar import StatusBar
+
+
+def _view_bindings() -> list[BindingType]:
+    return [
+        Binding(
+            str(number), f"view('{view.key}')", view.label, show=False, id=f"queue.view_{view.key}"
+        )
+        for number, view in enumerate(VIEWS, start=1)
+    ]
+
+
+class QueueScreen(DeskScreen):
+    """Triage: pick a view, filter, sort, open a case."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", id="queue.filter"),
+        Binding("s", "sort", "Sort", id="queue.sort"),
+        Binding("S", "reverse_sort", "Reverse", id="queue.reverse"),
+        *_view_bindings(),
+    ]
+
+    def __init__(self, service: CaseService, *, start_view: str = "all_open") -> None:
+        super().__init__(service)
+        self.view = start_view if start_view in VIEWS_BY_KEY else "all_open"
+        self.snapshot: QueueSnapshot | None = None
+        self.filter_query: Query | None = None
+        self.sort = "reference"
+        self.reverse = False
+
+    def compose(self) -> ComposeResult:
+        yield Tabs(
+            *(
+                Tab(f"{number} {view.label}", id=view.key)
+                for number, view in enumerate(VIEWS, start=1)
+            ),
+            active=self.view,
+            id="views",
+        )
+        yield FilterBar(id="filter")
+        yield CaseTable(clock=self.service.clock, id="cases")
+        yield StatusBar()
+        yield Footer()
+
+    @property
+    def table(self) -> CaseTable:
+        return self.query_one(CaseTable)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.table.focus()
+        self.table.empty_text = "No cases in the cache yet — syncing…"
+        self.reload()
+
+    # -- data ------------------------------------------------------------------------
+
+    @work(exclusive=True, group="queue-snapshot")
+    async def reload(self) -> None:
+        """Take a fresh snapshot of the cache (off the event loop) and show it."""
+        snapshot = await asyncio.to_thread(
+            self.service.snapshot, sort=self.sort, reverse=self.reverse
+        )
+        self.snapshot = snapshot
+        if self.filter_query is not None:
+            # "me", unread and pending live in the context: re-bind the query to the new one.
+            self.filter_query = self._parse(self.filter_query.text) or self.filter_query
+        self._show_counts()
+        self.apply()
+
+    def apply(self, keep: UUID | None = None) -> None:
+        if self.snapshot is None:
+            return
+        rows = self.snapshot.select(self.filter_query, self.view)
+        if not rows:
+            self.table.empty_text = (
+                "No cases match." if self.snapshot.rows else "No cases in the cache yet."
+            )
+        context = self.snapshot.context
+        self.table.set_rows(rows, unread=context.unread, pending=context.pending, keep=keep)
+        self.table.set_sort(self.sort, self.reverse)
+
+    def _show_counts(self) -> None:
+        if self.snapshot is None:
+            return
+        tabs = self.query_one(Tabs)
+        for number, view in enumerate(VIEWS, start=1):
+            count = self.snapshot.counts.get(view.key, 0)
+            tabs.query_one(f"#{view.key}", Tab).label = f"{number} {view.label} {count:,}"
+
+    @on(CacheChanged)
+    @on(ClockTicked)
+    def _refresh(self) -> None:
+        self.reload()
+
+    # -- views, filter, sort ---------------------------------------------------------
+
+    def action_view(self, key: str) -> None:
+        self.query_one(Tabs).active = key
+
+    @on(Tabs.TabActivated, "#views")
+    def _view_chosen(self, event: Tabs.TabActivated) -> None:
+        if event.tab.id and event.tab.id != self.view:
+            self.view = event.tab.id
+            self.apply()
+        self.table.focus()
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).input.focus()
+
+    def _parse(self, text: str) -> Query | None:
+        context = self.snapshot.context if self.snapshot else None
+        try:
+            query = parse_query(text, context)
+        except QueryError as error:
+            pointer = f"at {error.position + 1}: {error.term}"
+            self.query_one(FilterBar).show_error(f"{error.message} ({pointer})")
+            return None
+        self.query_one(FilterBar).show_error(None)
+        return query
+
+    @on(Input.Changed, "#filter-input")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        query = self._parse(event.value)
+        if query is not None:  # a bad query keeps the last good result on screen
+            self.filter_query = query
+            self.apply()
+
+    @on(FilterBar.Left)
+    def _filter_left(self) -> None:
+        self.table.focus()
+        self.table.set_cursor(0 if self.filter_query else self.table.cursor)
+
+    def action_sort(self) -> None:
+        position = SORTABLE.index(self.sort) if self.sort in SORTABLE else -1
+        self.sort = SORTABLE[(position + 1) % len(SORTABLE)]
+        self._resort()
+
+    def action_reverse_sort(self) -> None:
+        self.reverse = not self.reverse
+        self._resort()
+
+    def _resort(self) -> None:
+        if self.snapshot is not None:
+            keep = self.table.current_id
+            self.snapshot = self.snapshot.sorted_by(self.sort, self.reverse)
+            self.apply(keep=keep)
+        self.notify(
+            f"sorted by {self.sort} {'descending' if self.reverse else 'ascending'}",
+            timeout=1.5,
+            markup=False,
+        )
+
+    # -- rows ------------------------------------------------------------------------
+
+    @on(CaseTable.MarksChanged)
+    def _marks_changed(self, event: CaseTable.MarksChanged) -> None:
+        self.status_bar.marked = event.count
+
+    @on(CaseTable.CaseChosen)
+    def _case_chosen(self, event: CaseTable.CaseChosen) -> None:
+        self.open_case(event.case_id)
+
+    def open_case(self, case_id: UUID) -> None:
+        """Open `case_id`; `n`/`p` there walk the rows of the current view."""
+        ids = [row.id for row in self.table.rows]
+        if case_id not in ids:
+            ids = [case_id]
+        self.app.push_screen(CaseScreen(self.service, case_ids=ids, index=ids.index(case_id)))
