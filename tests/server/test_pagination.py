@@ -403,7 +403,13 @@ def test_filters_combine(reviewer: httpx.Client, all_cases: list[Json]) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("status", "pending"), ("risk_tier", "extreme"), ("sla_status", "late"), ("sort", "name")],
+    [
+        ("status", "pending"),
+        ("risk_tier", "extreme"),
+        ("sla_status", "late"),
+        ("sort", "name"),
+        ("q", "x" * (limits.SEARCH_TEXT_MAX + 1)),
+    ],
 )
 def test_an_unknown_filter_value_is_400_naming_the_parameter(
     reviewer: httpx.Client, name: str, value: str

@@ -1,7 +1,9 @@
 """Who may do what (DESIGN.md's role table) and what one organization can see of another."""
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -509,6 +511,41 @@ def test_another_organization_cannot_read_or_attach_our_documents(
     attach = {"type": "comment", "body": "look", "document_ids": [document["id"]]}
     error = error_of(act(outsider, their_case["id"], attach), 400)
     assert [d["path"] for d in error["details"]] == ["document_ids.0"]
+
+
+def test_a_case_cannot_be_filed_in_another_organizations_queue(
+    clients: dict[str, httpx.Client], outsider: httpx.Client
+) -> None:
+    their_queue = body_of(outsider.get("/v1/queues"), 200)["data"][0]
+    response = clients["reviewer"].post(
+        "/v1/cases", json={"name": "x", "queue_id": their_queue["id"]}
+    )
+    assert [d["path"] for d in error_of(response, 400)["details"]] == ["queue_id"]
+
+
+def test_two_reviewers_deciding_one_override_at_once_decide_it_once(
+    live_server: Any, clients: dict[str, httpx.Client]
+) -> None:
+    owner = clients["setup"]
+    case = new_case(owner)
+    override_id = _override_by(clients["contributor"], case)
+    start = threading.Barrier(2)
+
+    def decide(role: str, kind: str) -> int:
+        with live_server.client(live_server.key(role)) as client:
+            action: Json = {"type": kind, "override_id": override_id, "comment": "mine"}
+            start.wait()
+            return act(client, case["id"], action).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(
+            pool.map(decide, ["reviewer", "both"], ["accept_override", "refuse_override"])
+        )
+    assert statuses == [201, 409]
+    [override] = body_of(owner.get(f"/v1/cases/{case['id']}/overrides"), 200)["data"]
+    assert override["status"] in {"accepted", "refused"}
+    assert [e["type"] for e in log_of(owner, case["id"])].count("request_override") == 1
+    assert len(log_of(owner, case["id"])) == 3
 
 
 ROUTES: list[tuple[str, str, Json | None]] = [
