@@ -6,8 +6,10 @@ code); after every step the case, its action log, escalations and overrides
 must agree with each other and with the model.
 """
 
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +41,7 @@ ACTION_TYPES = (
 REVIEWER_ONLY = {"assign", "close", "reopen", "accept_override", "refuse_override"}
 INVALID_BODY = 3  # the `variant` that sends a body the schema refuses, where one exists
 PICKS = 8
+CONCURRENT_WRITERS = 20
 
 
 @dataclass(frozen=True)
@@ -255,17 +258,20 @@ def check_invariants(owner: httpx.Client, case_id: str, model: Model) -> Json:
 # -- fixtures ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def people(live_server: Any) -> Iterator[dict[str, Actor]]:
-    keys = {
+def people_keys(live_server: Any) -> dict[str, str]:
+    return {
         "contributor": live_server.key("contributor"),
         "contributor2": live_server.key("contributor", index=1),
         "reviewer": live_server.key("reviewer"),
         "reviewer2": live_server.key("reviewer", index=1),
         "both": live_server.key("both"),
     }
+
+
+@pytest.fixture(scope="module")
+def people(live_server: Any) -> Iterator[dict[str, Actor]]:
     actors: dict[str, Actor] = {}
-    for name, key in keys.items():
+    for name, key in people_keys(live_server).items():
         client = live_server.client(key)
         user = body_of(client.get("/v1/me"), 200)["data"]
         actors[name] = Actor(name, client, user["id"], "reviewer" in user["roles"])
@@ -341,3 +347,30 @@ def test_random_actions_keep_the_case_its_log_and_its_children_consistent(
             after = check_invariants(owner, case["id"], model)
             assert after == case, f"a refused action changed the case: {step}"
         case = after
+
+
+def test_concurrent_actions_on_one_case_each_get_their_own_revision(
+    live_server: Any, people: dict[str, Actor]
+) -> None:
+    owner = people["both"].client
+    created = owner.post("/v1/cases", json={"name": f"Busy case {uuid.uuid4().hex[:8]}"})
+    case = body_of(created, 201)["data"]
+    start = threading.Barrier(CONCURRENT_WRITERS)
+    names = [ACTORS[n % len(ACTORS)] for n in range(CONCURRENT_WRITERS)]
+
+    def comment(n: int) -> int:
+        with live_server.client(people_keys(live_server)[names[n]]) as client:
+            start.wait()
+            response = client.post(
+                f"/v1/cases/{case['id']}/actions", json={"type": "comment", "body": f"#{n}"}
+            )
+            return int(body_of(response, 201)["data"]["action"]["case_revision"])
+
+    with ThreadPoolExecutor(CONCURRENT_WRITERS) as pool:
+        revisions = sorted(pool.map(comment, range(CONCURRENT_WRITERS)))
+    assert revisions == list(range(2, CONCURRENT_WRITERS + 2))
+    model = Model(revision=CONCURRENT_WRITERS + 1)
+    after = check_invariants(owner, case["id"], model)
+    assert after["summary"]["messages_count"] == CONCURRENT_WRITERS
+    bodies = {m["body"] for m in children(owner, case["id"], "messages")}
+    assert bodies == {f"#{n}" for n in range(CONCURRENT_WRITERS)}
