@@ -545,6 +545,17 @@ def test_softwareone_query_moves_the_case_to_querying_and_resume_back_to_in_prog
     assert instant(resumed["sla_deadline"]) >= instant(case["sla_deadline"])
 
 
+def test_softwareone_the_sla_clock_stands_still_while_querying(
+    reviewer: httpx.Client, case: Json
+) -> None:
+    asked = done(reviewer, case["id"], {"type": "query", "prompt": "Which director signs?"})
+    assert asked["case"]["sla_deadline"] == case["sla_deadline"]
+    resumed = done(reviewer, case["id"], {"type": "resume"})
+    paused_for = instant(resumed["action"]["created_at"]) - instant(asked["action"]["created_at"])
+    moved_by = instant(resumed["case"]["sla_deadline"]) - instant(case["sla_deadline"])
+    assert moved_by == paused_for
+
+
 # -- Payments: case actions -----------------------------------------------------------
 
 
