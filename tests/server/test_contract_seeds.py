@@ -395,11 +395,6 @@ def test_carevalidate_follow_up_due_at_needs_a_time_zone(
     assert escalation["follow_up_due_at"].endswith("Z")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: a follow_up_due_at at the edge of the calendar "
-    "(0001-01-01T00:00:00+01:00) overflows on conversion to UTC: 500",
-)
 @pytest.mark.parametrize("due", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
 def test_carevalidate_follow_up_due_at_at_the_edge_of_the_calendar_is_400(
     live_server: Any, case: Json, due: str
@@ -590,11 +585,6 @@ def test_payments_comment_with_documents_includes_comment_documents_and_user(
     assert download.content == content
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: POST /v1/documents ignores unknown multipart fields "
-    "(DESIGN.md: unknown request fields are rejected)",
-)
 def test_payments_upload_with_an_unknown_form_field_is_400_naming_it(
     contributor: httpx.Client,
 ) -> None:
@@ -973,11 +963,6 @@ def test_dotfile_custom_property_of_no_known_type_is_one_error_naming_it(
     assert paths_of(error) in (["custom_properties.sources"], ["custom_properties.sources.0"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: a JSON integer beyond 64 bits is silently rounded to a float "
-    "(orjson), though StrictJsonRequest promises to refuse it",
-)
 def test_dotfile_a_number_beyond_64_bits_is_refused_not_rounded(reviewer: httpx.Client) -> None:
     huge = 2**64 + 1
     raw = b'{"name": "big", "custom_properties": {"score": %d}}' % huge

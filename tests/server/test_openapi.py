@@ -163,21 +163,11 @@ def test_every_success_answer_with_a_json_body_documents_its_envelope(spec: Json
         assert set(envelope["required"]) == {"data", "meta"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: the 200 answer of POST /v1/cases/{case_id}/actions (a replayed "
-    "client_action_id) documents no body, though it is the same envelope as the 201",
-)
 def test_the_replay_answer_of_an_action_documents_its_body(spec: Json) -> None:
     operation = operations(spec)[("post", "/v1/cases/{case_id}/actions")]
     assert schema_ref(operation["responses"]["200"]) == schema_ref(operation["responses"]["201"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: GET /v1/documents/{document_id}/content documents no media type for "
-    "its 200 (the bytes)",
-)
 def test_the_download_documents_its_content(spec: Json) -> None:
     operation = operations(spec)[("get", "/v1/documents/{document_id}/content")]
     assert operation["responses"]["200"].get("content")
@@ -186,17 +176,9 @@ def test_the_download_documents_its_content(spec: Json) -> None:
 # -- statuses ------------------------------------------------------------------------
 
 
-UPLOAD_415_BUG = pytest.mark.xfail(
-    strict=True, reason="server bug: POST /v1/documents answers 415 but does not document it"
-)
-
-
 @pytest.mark.parametrize(
     ("method", "path"),
-    [
-        pytest.param(*route, marks=UPLOAD_415_BUG) if route == ("post", "/v1/documents") else route
-        for route in sorted(ROUTES)
-    ],
+    sorted(ROUTES),
 )
 def test_every_error_status_a_route_can_answer_is_documented_with_the_error_body(
     spec: Json, method: str, path: str
@@ -207,11 +189,6 @@ def test_every_error_status_a_route_can_answer_is_documented_with_the_error_body
         assert schema_ref(responses[str(status)]) == ERROR_BODY, (method, path, status)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: FastAPI's default 422 'Validation Error' (HTTPValidationError) is "
-    "still documented on every GET route, which never answers 422 (validation is 400 ErrorBody)",
-)
 def test_no_route_documents_an_error_shape_it_never_answers(spec: Json) -> None:
     wrong = [
         f"{method.upper()} {path} {status}"
@@ -270,7 +247,6 @@ def test_documented_statuses_match_what_the_server_answers(
         assert str(status) in operations(spec)[(method, path)]["responses"], (method, path)
 
 
-@UPLOAD_415_BUG
 def test_an_upload_sent_as_json_is_415_and_documented(spec: Json, reviewer: httpx.Client) -> None:
     response = reviewer.post("/v1/documents", json={"file": "x"})
     assert response.status_code == 415
@@ -278,11 +254,6 @@ def test_an_upload_sent_as_json_is_415_and_documented(spec: Json, reviewer: http
     assert "415" in operations(spec)[("post", "/v1/documents")]["responses"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: a 405 on a path served by two routes (GET and POST /v1/cases, "
-    "and /v1/cases/{id}/actions) lists only the first route's method in Allow",
-)
 @pytest.mark.parametrize(
     ("path", "methods"),
     [("/v1/cases", {"GET", "POST"}), ("/v1/cases/CAS-000001/actions", {"GET", "POST"})],
@@ -336,12 +307,6 @@ def fuzzed_server(conftest_module: Any, tmp_path_factory: pytest.TempPathFactory
     conftest_module.stop_server(server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bugs found by Schemathesis: ST103 POST /v1/documents answers an "
-    "undocumented 415; ST205 OPTIONS /v1/cases and /v1/cases/{case_id}/actions answer "
-    "405 with `Allow: GET` though POST is documented",
-)
 def test_schemathesis_finds_no_failure(fuzzed_server: Any, tmp_path: Path) -> None:
     report = tmp_path / "schemathesis.json"
     command = [

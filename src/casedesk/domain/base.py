@@ -26,7 +26,10 @@ def parse_timestamp(text: str) -> datetime:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the supported range of dates") from None
 
 
 Timestamp = Annotated[

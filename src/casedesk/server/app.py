@@ -2,11 +2,14 @@
 
 import asyncio
 import logging
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
@@ -61,11 +64,53 @@ async def _on_http_error(request: Request, error: Exception) -> Response:
         return _error(request, not_found("route"))
     if error.status_code == 405:
         headers = dict(error.headers or {})
+        headers["Allow"] = ", ".join(_allowed_methods(request))
         failure = ApiError(405, "method_not_allowed", method=request.method, headers=headers)
         return _error(request, failure)
     return _error(
         request, ApiError(error.status_code, "validation_error", details=[("", str(error.detail))])
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's).
+
+    Read from the OpenAPI paths, which list every route whatever routers they came from.
+    """
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(
+            r"\{[^/}]+\}", "[^/]+", re.escape(template).replace("\\{", "{").replace("\\}", "}")
+        )
+        if re.fullmatch(pattern, request.url.path):
+            methods.update(method.upper() for method in operations)
+    return sorted(methods)
+
+
+def _openapi_without_defaults(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI documents a 422 `HTTPValidationError` on every route with parameters; ours
+    answer 400 with the error body instead, so that default is removed from the schema."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    answer = operation.get("responses", {}).get("422")
+                    if answer and "HTTPValidationError" in str(answer):
+                        del operation["responses"]["422"]
+            components = schema.get("components", {}).get("schemas", {})
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi
 
 
 async def _on_unexpected(request: Request, error: Exception) -> Response:
@@ -162,4 +207,5 @@ def create_app(
     app.add_exception_handler(Exception, _on_unexpected)
     for module in (reference, cases, actions, documents):
         app.include_router(module.router)
+    app.openapi = _openapi_without_defaults(app)  # type: ignore[method-assign]
     return app

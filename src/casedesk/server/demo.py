@@ -231,11 +231,16 @@ def _page_cache(connection: Connection, kib: int) -> Iterator[None]:
 
 
 def _write_documents(directory: Path, files: list[tuple[str, bytes]]) -> list[Path]:
+    """Write the demo files; return those created here (the only ones a failure may remove)."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, content in files:
         path = directory / name
-        path.write_bytes(content)
+        try:
+            with path.open("xb") as file:
+                file.write(content)
+        except FileExistsError:
+            continue  # left by an earlier run with this seed: same id, same bytes
         written.append(path)
     return written
 

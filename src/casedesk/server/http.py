@@ -13,14 +13,33 @@ from casedesk.server.errors import Language
 SUPPORTED_LANGUAGES = ("en", "fr")
 
 
+LARGEST_NUMBER = 2.0**63
+"""orjson reads integers beyond 64 bits as floats; no field of the API takes numbers this big."""
+
+
+def _check_numbers(value: Any, document: str) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and abs(item) >= LARGEST_NUMBER:
+            raise orjson.JSONDecodeError("number too large (beyond 64 bits)", document, 0)
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 class StrictJsonRequest(Request):
     """Parses bodies with orjson: NaN, Infinity, invalid UTF-8, lone surrogates,
-    integers beyond 64 bits and nesting deeper than 1024 are refused (400), not
+    numbers beyond 64 bits and nesting deeper than 1024 are refused (400), not
     half-accepted."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = orjson.loads(await self.body())
+            raw = await self.body()
+            parsed = orjson.loads(raw)
+            _check_numbers(parsed, raw.decode("utf-8", "replace"))
+            self._json = parsed
         return self._json
 
 

@@ -137,7 +137,8 @@ def _included(
     dependencies=[Depends(documented_idempotency_key)],
     responses={
         200: {
-            "description": "Replay: this `client_action_id` was already applied; nothing changed."
+            "model": Envelope[ActionResult],
+            "description": "Replay: this `client_action_id` was already applied; nothing changed.",
         },
         **error_responses(400, 403, 404, 409, 412, 413, 415, 422),
     },

@@ -62,7 +62,7 @@ async def _receive(upload: UploadFile, target: Path, max_bytes: int) -> tuple[in
     response_model=Envelope[Document],
     status_code=201,
     dependencies=[Depends(documented_idempotency_key)],
-    responses=error_responses(400, 409, 413, 422),
+    responses=error_responses(400, 409, 413, 415, 422),
     summary="Upload a document",
 )
 async def upload_document(
@@ -72,6 +72,13 @@ async def upload_document(
 ) -> Response:
     """Store a document for the caller's organization; attach it to a comment by id."""
     state = server_state(request)
+    form = await request.form()
+    for field in form:
+        if field != "file":
+            raise bad_request(
+                field,
+                Text(f"unknown form field {field!r}", f"champ de formulaire inconnu {field!r}"),
+            )
     name = (file.filename or "").strip() or "document"
     if len(name) > limits.DOCUMENT_NAME_MAX:
         raise bad_request(
@@ -123,7 +130,15 @@ async def upload_document(
 @router.get(
     "/documents/{document_id}/content",
     response_class=FileResponse,
-    responses={200: {"description": "The document's bytes."}, **error_responses(404)},
+    responses={
+        200: {
+            "description": "The document's bytes, in the media type it was uploaded with.",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+        **error_responses(404),
+    },
     summary="Download a document",
 )
 def document_content(request: Request, caller: CallerDep, document_id: str) -> Response:
