@@ -121,10 +121,94 @@ def _run(target: Target, work: Callable[[Any], Awaitable[T]]) -> T:
         raise
 
 
+def _sync_with_progress(service: Any, *, full: bool = False) -> Any:
+    """`service.sync` with a progress bar on stderr; the result."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from casedesk.sync.events import SyncProgress
+
+    async def run() -> Any:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[figures]}"),
+            TimeElapsedColumn(),
+            console=_stderr_console(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("sync", total=None, figures="")
+
+            def report(event: SyncProgress) -> None:
+                if event.phase == "details":
+                    bar.update(
+                        task,
+                        description="details",
+                        total=event.details_total,
+                        completed=event.details_done,
+                        figures=f"{event.details_done}/{event.details_total} cases",
+                    )
+                else:
+                    bar.update(
+                        task,
+                        description=event.phase,
+                        figures=f"{event.pages} pages, {event.cases} cases",
+                    )
+
+            return await service.sync(full=full, progress=report)
+
+    return run()
+
+
 def _offline_notice(service: Any) -> None:
     state = service.store.cache.sync_state()
     when = state.last_sync_at.strftime("%Y-%m-%d %H:%M UTC") if state.last_sync_at else "never"
     click.echo(f"casedesk: offline — showing the cache (last sync: {when})", err=True)
+
+
+# -- the demo ---------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--as",
+    "role",
+    type=click.Choice(["reviewer", "contributor"]),
+    default="reviewer",
+    show_default=True,
+    help="Whose key the console uses.",
+)
+@click.option("--demo-cases", default=2000, show_default=True, type=click.IntRange(1))
+def demo(role: str, demo_cases: int) -> None:
+    """The whole experience in one command: a demo case API, a profile, a synced console."""
+    import os
+
+    from casedesk import paths
+    from casedesk.api.secret import ApiKey
+    from casedesk.config import ProfileSettings, save_profile
+    from casedesk.server_process import start_server
+
+    server_dir = paths.ensure_private_dir(paths.data_dir() / "demo-server")
+    click.echo(f"casedesk: starting the demo case API (data in {server_dir})…", err=True)
+    with (server_dir / "server.log").open("ab") as log:
+        server = start_server(server_dir, demo_cases=demo_cases, log=log)
+    try:
+        users = [u for u in server.demo_users() if u["roles"] == [role]]
+        user = users[0]
+        profile = "demo" if role == "reviewer" else f"demo-{role}"
+        save_profile(profile, ProfileSettings(url=server.base_url, api_key=ApiKey(user["api_key"])))
+        # The demo's own key, not whatever CASEDESK_API_KEY holds for real work.
+        os.environ.pop("CASEDESK_API_KEY", None)
+        click.echo(f"casedesk: signed in as {user['name']} ({role})", err=True)
+        target = Target(url=None, profile=profile)
+
+        async def first_sync(service: Any) -> None:
+            if service.last_sync_at() is None:
+                await _sync_with_progress(service)
+
+        _run(target, first_sync)
+        open_console(target)
+    finally:
+        server.stop()
 
 
 # -- the API server -----------------------------------------------------------------
@@ -190,38 +274,9 @@ def serve(
 @click.pass_obj
 def sync(target: Target, full: bool) -> None:
     """Send queued actions and pull changes into the cache (with a progress bar)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from casedesk.sync.events import SyncProgress
 
     async def work(service: Any) -> Any:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[figures]}"),
-            TimeElapsedColumn(),
-            console=_stderr_console(),
-            transient=True,
-        ) as bar:
-            task = bar.add_task("sync", total=None, figures="")
-
-            def report(event: SyncProgress) -> None:
-                if event.phase == "details":
-                    bar.update(
-                        task,
-                        description="details",
-                        total=event.details_total,
-                        completed=event.details_done,
-                        figures=f"{event.details_done}/{event.details_total} cases",
-                    )
-                else:
-                    bar.update(
-                        task,
-                        description=event.phase,
-                        figures=f"{event.pages} pages, {event.cases} cases",
-                    )
-
-            return await service.sync(full=full, progress=report)
+        return await _sync_with_progress(service, full=full)
 
     result = _run(target, work)
     pushed = result.push

@@ -309,8 +309,9 @@ def fuzzed_server(conftest_module: Any, tmp_path_factory: pytest.TempPathFactory
 
 def test_schemathesis_finds_no_failure(fuzzed_server: Any, tmp_path: Path) -> None:
     report = tmp_path / "schemathesis.json"
+    pytest.importorskip("schemathesis", reason="schemathesis is not installed")
     command = [
-        str(Path(sys.executable).with_name("st")), "run",
+        sys.executable, "-m", "schemathesis.cli", "run",
         f"{fuzzed_server.base_url}/openapi.json",
         "--header", f"X-API-KEY: {fuzzed_server.key('reviewer')}",
         "--exclude-checks", "positive_data_acceptance",
