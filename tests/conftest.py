@@ -1,12 +1,7 @@
 """Fixtures shared by every suite: a real `casedesk serve --demo` on 127.0.0.1."""
 
-import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,15 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
+from casedesk.server_process import ServerProcess
+from casedesk.server_process import start_server as launch
+
 DEMO_CASES = 60
 DEMO_SEED = 7
-START_TIMEOUT_S = 60
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -34,6 +25,7 @@ class LiveServer:
     data_dir: Path
     process: subprocess.Popen[bytes]
     users: list[dict[str, Any]] = field(default_factory=list)
+    handle: ServerProcess | None = None
 
     def org_users(self, org: int = 0) -> list[dict[str, Any]]:
         organizations: list[str] = []
@@ -58,40 +50,21 @@ class LiveServer:
 
 
 def start_server(data_dir: Path, *extra: str, cases: int = DEMO_CASES) -> LiveServer:
-    """Start `casedesk serve --demo` on a free port; return once it answers."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "casedesk", "serve", "--demo",
-        "--demo-cases", str(cases), "--seed", str(DEMO_SEED),
-        "--port", str(port), "--data-dir", str(data_dir), *extra,
-    ]  # fmt: skip
+    """Start `casedesk serve --demo` on a free port (the product's own launcher)."""
     log = (data_dir.parent / f"{data_dir.name}-server.log").open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"casedesk serve exited with {process.returncode}; see {log.name}")
-        try:
-            if httpx.get(f"{base_url}/openapi.json", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError(f"casedesk serve did not answer within {START_TIMEOUT_S} s")
-    keys = json.loads((data_dir / "demo-keys.json").read_text())
-    return LiveServer(base_url=base_url, data_dir=data_dir, process=process, users=keys["users"])
+    handle = launch(data_dir, *extra, demo_cases=cases, seed=DEMO_SEED, log=log)
+    return LiveServer(
+        base_url=handle.base_url,
+        data_dir=data_dir,
+        process=handle.process,
+        users=handle.demo_users(),
+        handle=handle,
+    )
 
 
 def stop_server(server: LiveServer) -> None:
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGINT)
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+    if server.handle is not None:
+        server.handle.stop()
 
 
 @pytest.fixture(scope="session")
