@@ -6,6 +6,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
@@ -231,6 +232,12 @@ def demo(role: str, demo_cases: int) -> None:
 @click.option("--fault-error-rate", default=0.0, type=click.FloatRange(0, 1), help="Testing: 500s.")
 @click.option("--rate-limit", default=0.0, type=click.FloatRange(0), help="Testing: requests/s.")
 @click.option("--log-level", default="warning", show_default=True)
+@click.option(
+    "--frozen-now",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z"]),
+    hidden=True,
+    help="Testing and screenshots: the server's clock stands still at this instant.",
+)
 def serve(
     host: str,
     port: int,
@@ -242,6 +249,7 @@ def serve(
     fault_error_rate: float,
     rate_limit: float,
     log_level: str,
+    frozen_now: datetime | None,
 ) -> None:
     """Run the case API (FastAPI + SQLite)."""
     from casedesk.server.faults import FaultConfig
@@ -262,6 +270,7 @@ def serve(
                 rate_limit_per_s=rate_limit,
             ),
             log_level=log_level,
+            frozen_now=frozen_now,
         )
     )
 

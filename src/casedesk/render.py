@@ -9,7 +9,7 @@ from datetime import datetime
 
 from casedesk.domain.sla import countdown
 from casedesk.store.cached import CaseDetails, QueueRow
-from casedesk.store.outbox import OutboxItem
+from casedesk.store.outbox_item import OutboxItem
 
 
 def _clip(text: str, width: int) -> str:

@@ -2,11 +2,12 @@
 
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import uvicorn
 
-from casedesk.domain.clock import system_clock
+from casedesk.domain.clock import Clock, frozen_clock, system_clock
 from casedesk.server.app import create_app
 from casedesk.server.database import Database
 from casedesk.server.faults import FaultConfig
@@ -22,6 +23,12 @@ class ServeOptions:
     seed: int = 0
     faults: FaultConfig = field(default_factory=FaultConfig)
     log_level: str = "warning"
+    frozen_now: datetime | None = None
+    """Tests and screenshots: seed and serve as if it were always this instant."""
+
+    @property
+    def clock(self) -> Clock:
+        return system_clock if self.frozen_now is None else frozen_clock(self.frozen_now)
 
 
 def prepare(options: ServeOptions) -> Database:
@@ -38,7 +45,7 @@ def prepare(options: ServeOptions) -> Database:
             data_dir=options.data_dir,
             cases_per_org=options.demo_cases,
             seed=options.seed,
-            now=system_clock(),
+            now=options.clock(),
         )
     if options.demo:
         print(f"demo API keys: {keys}", file=sys.stderr)  # noqa: T201
@@ -48,7 +55,9 @@ def prepare(options: ServeOptions) -> Database:
 def serve(options: ServeOptions) -> None:
     """Seed (when asked), then serve until interrupted."""
     database = prepare(options)
-    app = create_app(database, data_dir=options.data_dir, faults=options.faults)
+    app = create_app(
+        database, data_dir=options.data_dir, faults=options.faults, clock=options.clock
+    )
     print(f"casedesk API listening on http://{options.host}:{options.port}", file=sys.stderr)  # noqa: T201
     uvicorn.run(
         app,

@@ -29,7 +29,8 @@ from casedesk.domain.case import Case
 from casedesk.domain.clock import Clock
 from casedesk.domain.envelope import ErrorDetail
 from casedesk.store.cache import Cache
-from casedesk.store.outbox import ItemError, ItemKind, Outbox, OutboxItem, ParkReason
+from casedesk.store.outbox import Outbox
+from casedesk.store.outbox_item import ItemError, ItemKind, OutboxItem, ParkReason
 from casedesk.sync.events import PushResult
 
 BACKOFF_FIRST = 2.0

@@ -22,7 +22,7 @@ from casedesk.domain.query import QueryContext, parse_query
 from casedesk.store.cached import CaseDetails, QueueRow
 from casedesk.store.errors import StoreEvent
 from casedesk.store.local import LocalStore
-from casedesk.store.outbox import PENDING, OutboxItem, OutboxState, ParkReason
+from casedesk.store.outbox_item import PENDING, OutboxItem, OutboxState, ParkReason
 from casedesk.sync import pull as pulling
 from casedesk.sync import push as pushing
 from casedesk.sync.events import PullResult, PushResult, SyncProgress, SyncResult

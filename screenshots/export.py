@@ -1,0 +1,140 @@
+"""Regenerate the SVG screenshots of every screen: `python screenshots/export.py`.
+
+Each scene starts from the same demo data (fixed seed, frozen clock), drives
+the console with Pilot and saves what a reviewer would see. Same inputs, same
+SVGs, so diffs are reviewable.
+"""
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from textual.widgets import Input
+
+from casedesk.api.client import CaseApiClient
+from casedesk.api.secret import ApiKey
+from casedesk.domain.clock import frozen_clock
+from casedesk.server_process import start_server
+from casedesk.store.local import LocalStore
+from casedesk.sync.service import CaseService
+from casedesk.tui.app import CasedeskApp
+from casedesk.tui.settings import ConsoleSettings
+
+HERE = Path(__file__).resolve().parent
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+SEED = 11
+CASES = 300
+SIZE = (160, 48)
+
+Setup = Callable[[Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Scene:
+    name: str
+    keys: tuple[str, ...] = ()
+    size: tuple[int, int] = SIZE
+    offline: bool = False
+    theme: str = "dark"
+    before: tuple[Setup, ...] = field(default=())
+
+
+async def _type_filter(pilot: Any, text: str) -> None:
+    field_ = pilot.app.screen.query_one("#filter-input", Input)
+    field_.focus()
+    field_.value = text
+    await pilot.pause()
+
+
+SCENES: tuple[Scene, ...] = (
+    Scene("queue"),
+    Scene("queue-light", theme="light"),
+    Scene("queue-sla-breached", keys=("4",)),
+    Scene("queue-marked", keys=("j", "space", "space", "space")),
+    Scene("queue-sorted-by-sla", keys=("s", "s", "s", "s")),
+    Scene("filter", before=(lambda pilot: _type_filter(pilot, "risk:high sla:breached"),)),
+    Scene("filter-error", before=(lambda pilot: _type_filter(pilot, "risk:high colour:red"),)),
+    Scene("help", keys=("question_mark",)),
+    Scene("palette", keys=("ctrl+p", *"CAS-00001")),
+    Scene("case-overview", keys=("j", "enter")),
+    Scene("case-chat", keys=("j", "enter", "2")),
+    Scene("case-escalations", keys=("j", "enter", "3")),
+    Scene("case-overrides", keys=("j", "enter", "4")),
+    Scene("case-activity", keys=("j", "enter", "5")),
+    Scene("offline", keys=("r",), offline=True),
+    Scene("offline-case", keys=("r", "j", "enter", "2"), offline=True),
+)
+
+
+async def shoot(scene: Scene, server_url: str, key: str, data: Path, out: Path) -> None:
+    store = await asyncio.to_thread(LocalStore.open, data)
+    url = "http://127.0.0.1:9" if scene.offline else server_url
+    client = CaseApiClient(url, ApiKey(key))
+    service = CaseService(profile_name="demo", store=store, backend=client, clock=frozen_clock(NOW))
+    settings = ConsoleSettings(profile="demo", sync_on_start=False, theme=scene.theme)
+    app = CasedeskApp(service, settings)
+    try:
+        async with app.run_test(size=scene.size) as pilot:
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            for step in scene.before:
+                await step(pilot)
+            for key_name in scene.keys:
+                await pilot.press(key_name)
+                await pilot.pause()
+            await pilot.app.workers.wait_for_complete()
+            for field_ in pilot.app.screen.query(Input):
+                field_.cursor_blink = False
+            await pilot.pause(0.3)
+            app.save_screenshot(filename=f"{scene.name}.svg", path=str(out))
+    finally:
+        await client.aclose()
+        store.close()
+
+
+async def main(only: set[str]) -> None:
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        server = await asyncio.to_thread(
+            start_server,
+            root / "server",
+            "--frozen-now",
+            NOW.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            demo_cases=CASES,
+            seed=SEED,
+        )
+        try:
+            user = next(u for u in server.demo_users() if u["roles"] == ["reviewer"])
+            data = root / "console"
+            store = await asyncio.to_thread(LocalStore.open, data)
+            client = CaseApiClient(server.base_url, ApiKey(user["api_key"]))
+            service = CaseService(
+                profile_name="demo", store=store, backend=client, clock=frozen_clock(NOW)
+            )
+            await service.sync()
+            await client.aclose()
+            store.close()
+            for scene in SCENES:
+                if only and scene.name not in only:
+                    continue
+                await shoot(scene, server.base_url, user["api_key"], data, HERE)
+                print(f"screenshots/{scene.name}.svg")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenes", nargs="*", help="only these scenes (default: all)")
+    asyncio.run(main(set(parser.parse_args().scenes)))
+    sys.exit(0)
