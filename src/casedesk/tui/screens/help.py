@@ -14,19 +14,20 @@ from casedesk.tui.widgets.case_table import FLAG_LEGEND
 
 
 def _keys_table(screen: Screen[object]) -> Table:
+    """One row per action of ours (bindings with an id), with every key that runs it."""
+    keys_of: dict[str, list[str]] = {}
+    described: dict[str, str] = {}
+    for key, active in screen.active_bindings.items():
+        binding = active.binding
+        if binding.id is None or not binding.description or not active.enabled:
+            continue
+        keys_of.setdefault(binding.id, []).append(screen.app.get_key_display(Binding(key, "")))
+        described[binding.id] = binding.description
     table = Table.grid(padding=(0, 3))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    seen: set[str] = set()
-    for key, active in screen.active_bindings.items():
-        binding = active.binding
-        if not binding.description or (binding.id or binding.action) in seen:
-            continue
-        seen.add(binding.id or binding.action)
-        keys = [screen.app.get_key_display(Binding(key, binding.action))]
-        if not active.enabled:
-            continue
-        table.add_row(Text(" ".join(keys)), Text(binding.description))
+    for binding_id, keys in keys_of.items():
+        table.add_row(Text(" ".join(dict.fromkeys(keys))), Text(described[binding_id]))
     return table
 
 

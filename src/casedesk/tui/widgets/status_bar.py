@@ -33,7 +33,7 @@ class StatusBar(Static):
         if self.user:
             line.append(f"{self.user}  ")
         if self.online is None:
-            line.append("● connecting", style="dim")
+            line.append("○ not synced yet", style="dim")
         elif self.online:
             line.append("● online", style="green")
         else:
