@@ -338,6 +338,17 @@ def test_carevalidate_empty_escalations_array_is_400_naming_escalations(
     assert paths_of(error) == ["escalations"]
 
 
+def test_carevalidate_assignee_email_matches_whatever_its_case(
+    reviewer: httpx.Client, case: Json
+) -> None:
+    escalation_id = escalate(reviewer, case["id"])
+    agent = assignable_user(reviewer)
+    item = {"escalation_id": escalation_id, "assigned_to_email": agent["email"].upper()}
+    done(reviewer, case["id"], {"type": "update_escalation", "escalations": [item]})
+    [escalation] = listing(reviewer, case["id"], "escalations")
+    assert escalation["assigned_to_user_id"] == agent["id"]
+
+
 def test_carevalidate_unknown_assignee_email_is_400_with_the_seed_message(
     reviewer: httpx.Client, case: Json
 ) -> None:
@@ -1019,6 +1030,14 @@ def test_dotfile_companies_and_related_individuals_are_created(reviewer: httpx.C
     assert created["total_entities_count"] == 3
     [person] = created["individuals"]
     assert [r["source_company_ref"] for r in person["relations"]] == ["main", "sub"]
+
+
+def test_dotfile_entity_category_follows_the_entities(reviewer: httpx.Client) -> None:
+    person = {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"}
+    alone = new_case(reviewer, individuals=[person])
+    assert alone["entity_category"] == "individual"
+    assert alone["total_entities_count"] == 1
+    assert new_case(reviewer, companies=[company("main")])["entity_category"] == "company"
 
 
 @pytest.mark.parametrize("mains", [0, 2])
