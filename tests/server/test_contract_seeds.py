@@ -902,11 +902,6 @@ def test_dotfile_concurrent_creations_keep_external_ids_unique_and_references_di
     assert len({tag["id"] for case in created for tag in case["tags"]}) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug (judgement call): a case name of only whitespace is accepted, "
-    "while blank comment bodies, reasons and prompts are refused",
-)
 @pytest.mark.parametrize("name", ["   ", "\t\n"])
 def test_dotfile_a_blank_name_is_400_naming_name(reviewer: httpx.Client, name: str) -> None:
     assert paths_of(create_error(reviewer, {"name": name})) == ["name"]

@@ -6,14 +6,8 @@ from uuid import UUID
 from pydantic import Field, TypeAdapter, field_validator
 
 from casedesk.domain import limits
-from casedesk.domain.base import Timestamp, WireModel
+from casedesk.domain.base import Timestamp, WireModel, non_blank
 from casedesk.domain.enums import ActionType, Decision, ProposedDecision
-
-
-def _non_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
 
 
 class _Action(WireModel):
@@ -28,7 +22,7 @@ class CommentAction(_Action):
     ]
     document_ids: Annotated[list[UUID], Field(max_length=limits.COMMENT_DOCUMENTS_MAX)] = []
 
-    _body_not_blank = field_validator("body")(_non_blank)
+    _body_not_blank = field_validator("body")(non_blank)
 
 
 class EscalateAction(_Action):
@@ -38,7 +32,7 @@ class EscalateAction(_Action):
     ]
     escalate_to: UUID | None = None
 
-    _reason_not_blank = field_validator("reason")(_non_blank)
+    _reason_not_blank = field_validator("reason")(non_blank)
 
 
 class EscalationUpdate(WireModel):
@@ -72,7 +66,7 @@ class RequestOverrideAction(_Action):
     proposed_decision: ProposedDecision
     reviewer_ids: Annotated[list[UUID], Field(max_length=limits.OVERRIDE_REVIEWERS_MAX)] = []
 
-    _reason_not_blank = field_validator("reason")(_non_blank)
+    _reason_not_blank = field_validator("reason")(non_blank)
 
 
 class AcceptOverrideAction(_Action):
@@ -86,7 +80,7 @@ class RefuseOverrideAction(_Action):
     override_id: UUID
     comment: Annotated[str, Field(min_length=1, max_length=limits.DECISION_COMMENT_MAX)]
 
-    _comment_not_blank = field_validator("comment")(_non_blank)
+    _comment_not_blank = field_validator("comment")(non_blank)
 
 
 class CancelOverrideAction(_Action):
@@ -112,7 +106,7 @@ class QueryAction(_Action):
         str, Field(min_length=limits.QUERY_PROMPT_MIN, max_length=limits.QUERY_PROMPT_MAX)
     ]
 
-    _prompt_not_blank = field_validator("prompt")(_non_blank)
+    _prompt_not_blank = field_validator("prompt")(non_blank)
 
 
 class ResumeAction(_Action):

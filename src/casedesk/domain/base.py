@@ -12,6 +12,13 @@ class WireModel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+def non_blank(value: str) -> str:
+    """A text field's check that it holds more than white space."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 def format_timestamp(value: datetime) -> str:
     """The one wire format for instants: UTC, microseconds, `Z` (sorts as text)."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

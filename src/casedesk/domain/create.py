@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import Field, field_validator
 
 from casedesk.domain import limits
-from casedesk.domain.base import WireModel
+from casedesk.domain.base import WireModel, non_blank
 from casedesk.domain.case import CustomValue
 from casedesk.domain.enums import CompanyType, RelationRole
 
@@ -86,6 +86,8 @@ class NewCase(WireModel):
     tags: Annotated[list[TagRef], Field(max_length=limits.TAGS_MAX)] | None = None
     companies: Annotated[list[NewCompany], Field(max_length=limits.COMPANIES_MAX)] = []
     individuals: Annotated[list[NewIndividual], Field(max_length=limits.INDIVIDUALS_MAX)] = []
+
+    _name_not_blank = field_validator("name")(non_blank)
 
 
 class Problem(WireModel):
