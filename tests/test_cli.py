@@ -10,9 +10,12 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,6 +286,69 @@ def test_offline_cases_and_case_answer_from_the_cache(live: Synced) -> None:
     assert "offline" in shown.stderr
 
 
+class CuttingListener:
+    """A port that accepts connections and closes them at once: the network cuts every request."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.socket.settimeout(0.1)
+        self.port = self.socket.getsockname()[1]
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.socket.accept()
+            except TimeoutError:
+                continue
+            self.accepted += 1
+            connection.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.socket.close()
+
+
+def test_act_makes_one_attempt_to_send_before_it_answers(live: Synced, tmp_path: Path) -> None:
+    home = live.home.copy(tmp_path / "home")
+    listener = CuttingListener()
+    try:
+        result = ok(
+            home.run(
+                "act",
+                "CAS-000001",
+                "comment",
+                "--body",
+                "cut",
+                url=f"http://127.0.0.1:{listener.port}",
+            )
+        )
+    finally:
+        listener.close()
+
+    assert "not sent" in result.stdout
+    assert listener.accepted == 1
+
+
+def test_case_fetches_a_case_created_since_the_last_sync(own: Server, own_home: Home) -> None:
+    with own.client(own.key("reviewer")) as client:
+        created = client.post(
+            "/v1/cases",
+            json={"name": "Opened after the sync"},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+    assert created.status_code == 201, created.text
+    reference = created.json()["data"]["reference"]
+
+    result = ok(own_home.run("case", reference, "--json"))
+
+    assert json.loads(result.stdout)["reference"] == reference
+
+
 # -- keys and locks -----------------------------------------------------------------
 
 COMMANDS = [
@@ -292,37 +358,9 @@ COMMANDS = [
     ["cases"],
     ["outbox"],
 ]
-LOCAL_ONLY = "bug: cli.py `cases`/`outbox` never reach the API, so a wrong key exits 0"
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        *[pytest.param(c, id=c[0]) for c in COMMANDS[:1]],
-        pytest.param(
-            COMMANDS[1],
-            id="case",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: CaseService.open_case swallows Unauthorized (catches every "
-                "CaseApiError) and `case` prints the cached case, exit 0",
-            ),
-        ),
-        pytest.param(
-            COMMANDS[2],
-            id="act",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: cli.py `act` reports a 401 as 'queued but refused by the API "
-                "(needs_credentials)' and exits 0",
-            ),
-        ),
-        *[
-            pytest.param(c, id=c[0], marks=pytest.mark.xfail(strict=True, reason=LOCAL_ONLY))
-            for c in COMMANDS[3:]
-        ],
-    ],
-)
+@pytest.mark.parametrize("command", [pytest.param(c, id=c[0]) for c in COMMANDS])
 def test_a_wrong_key_exits_non_zero_saying_it_was_refused_without_echoing_it(
     live: Synced, tmp_path: Path, command: list[str]
 ) -> None:

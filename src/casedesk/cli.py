@@ -75,9 +75,10 @@ def open_console(target: Target) -> None:
 
 
 @asynccontextmanager
-async def _service(target: Target) -> AsyncIterator[Any]:
+async def _service(target: Target, *, one_attempt: bool = False) -> AsyncIterator[Any]:
     """Resolve the profile, lock its data dir, and connect: the object graph of one command."""
     from casedesk.api.client import CaseApiClient
+    from casedesk.api.retry import RetryPolicy
     from casedesk.config import ConfigError, resolve_profile
     from casedesk.store.errors import StoreLocked
     from casedesk.store.local import LocalStore
@@ -96,6 +97,8 @@ async def _service(target: Target) -> AsyncIterator[Any]:
         _fail(str(error))
         raise
     client = CaseApiClient.from_profile(profile)
+    if one_attempt:
+        client = client.with_retry(RetryPolicy.never())
     service = CaseService(profile_name=profile.name, store=store, backend=client)
     for event in service.store_events():
         click.echo(f"casedesk: {event}", err=True)
@@ -108,11 +111,25 @@ async def _service(target: Target) -> AsyncIterator[Any]:
         store.close()
 
 
-def _run(target: Target, work: Callable[[Any], Awaitable[T]]) -> T:
+def _run(
+    target: Target,
+    work: Callable[[Any], Awaitable[T]],
+    *,
+    check_key: bool = False,
+    one_attempt: bool = False,
+) -> T:
+    """Run `work` with the command's service; a refused key exits non-zero, never echoed.
+
+    `check_key`: ask the API first, for commands that otherwise only read the cache.
+    """
     from casedesk.api.errors import Unauthorized
 
     async def main() -> T:
-        async with _service(target) as service:
+        async with _service(target, one_attempt=one_attempt) as service:
+            if check_key:
+                await service.check_key()
+                if service.online is False:
+                    _offline_notice(service)
             return await work(service)
 
     try:
@@ -340,7 +357,7 @@ def cases(target: Target, query: str, view: str | None, limit: int | None, as_js
                 click.echo(line)
             click.echo(f"{len(shown)} of {len(rows)} cases", err=True)
 
-    _run(target, work)
+    _run(target, work, check_key=True, one_attempt=True)
 
 
 @main.command()
@@ -411,7 +428,7 @@ def outbox(target: Target, retry_id: UUID | None, discard_id: UUID | None, as_js
             for line in outbox_lines(items):
                 click.echo(line)
 
-    _run(target, work)
+    _run(target, work, check_key=True, one_attempt=True)
 
 
 _LIST_FIELDS = frozenset({"document_ids", "reviewer_ids"})
@@ -473,8 +490,13 @@ def act(context: click.Context, reference: str, action_type: str) -> None:
         except LookupError as error:
             _fail(str(error.args[0]), 2)
 
-    queued = _run(target, work)
+    queued = _run(target, work, one_attempt=True)
     item = queued.item
+    if item.park_reason is not None and item.park_reason.value == "needs_credentials":
+        _fail(
+            f"the API refused the key: the action stays in the outbox ({item.id}); fix the key, "
+            "then run `casedesk sync`"
+        )
     if queued.sent:
         click.echo(f"sent: {item.type} on {item.case_reference}")
     elif item.park_reason is not None:

@@ -188,11 +188,6 @@ async def test_a_parked_item_holds_back_its_own_case_only(up: Server, services: 
         assert len(entries_for(reviewer, first.id, after_bad.item.client_action_id)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: CaseService.push/_note_push leaves `online` False (or None) after a push "
-    "the API answered with a refusal (400/401/412...); only a sent item or a pull sets it True",
-)
 async def test_online_turns_true_as_soon_as_the_api_answers_even_with_a_refusal(
     up: Server, services: Any
 ) -> None:

@@ -138,6 +138,7 @@ class Outbox:
         case_id: UUID,
         case_reference: str,
         seen_revision: int | None = None,
+        queued_by: UUID | None = None,
     ) -> OutboxItem:
         """Queue an action on a case; returns once the item is on disk (fsynced).
 
@@ -164,11 +165,12 @@ class Outbox:
                 idempotency_key=uuid4(),
                 if_match=if_match,
                 seq=self._next_seq(),
+                queued_by=queued_by,
             )
             self._save(item)
             return item
 
-    def enqueue_create(self, new_case: NewCase) -> OutboxItem:
+    def enqueue_create(self, new_case: NewCase, *, queued_by: UUID | None = None) -> OutboxItem:
         """Queue the creation of a case; returns once the item is on disk (fsynced)."""
         with self._lock:
             self._check_open()
@@ -188,6 +190,7 @@ class Outbox:
                 idempotency_key=uuid4(),
                 if_match=None,
                 seq=self._next_seq(),
+                queued_by=queued_by,
             )
             self._save(item)
             return item

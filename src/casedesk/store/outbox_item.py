@@ -90,6 +90,8 @@ class OutboxItem(WireModel):
     done_at: Timestamp | None = None
     seq: int = Field(ge=1)
     """Position in the outbox: items of one case are sent in this order."""
+    queued_by: UUID | None = None
+    """The user whose key queued it: it is only ever sent with that user's key."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

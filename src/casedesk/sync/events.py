@@ -38,6 +38,8 @@ class PushResult:
     parked: int = 0
     stopped_for_credentials: bool = False
     sent_case_ids: list[str] = field(default_factory=list)
+    reached_api: bool = False
+    """Whether any answer came back (even a refusal): the API is reachable."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ field paths. Nothing is ever dropped.
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from casedesk.api.backend import CaseBackend
 from casedesk.api.errors import (
@@ -66,6 +67,7 @@ class _Tally:
     retrying: int = 0
     parked: int = 0
     stopped: bool = False
+    reached: bool = False
 
 
 async def send_item(backend: CaseBackend, item: OutboxItem) -> Case:
@@ -110,6 +112,21 @@ def _settle(
     tally.parked += 1
 
 
+def _not_yours(outbox: Outbox, item: OutboxItem, user_id: UUID) -> None:
+    """Park an item another user queued: it must never go out under this key."""
+    outbox.park(
+        item.id,
+        ParkReason.NEEDS_CREDENTIALS,
+        ItemError(
+            code="queued_by_another_user",
+            message=(
+                "queued by another user of this profile; it is sent only with their key "
+                f"(this key belongs to user {user_id})"
+            ),
+        ),
+    )
+
+
 async def push(
     backend: CaseBackend,
     outbox: Outbox,
@@ -118,8 +135,31 @@ async def push(
     clock: Clock,
     ignore_backoff: bool = False,
 ) -> PushResult:
-    """Send every item that may go now, oldest first per case, until none is left to try."""
+    """Send every item that may go now, oldest first per case, until none is left to try.
+
+    The key's user is asked first (`GET /v1/me`): an item queued by someone else is
+    parked, never sent under this key.
+    """
     tally = _Tally()
+    if not outbox.next_sendable(clock(), ignore_backoff=ignore_backoff):
+        return PushResult()
+    try:
+        me = await backend.me()
+    except CaseApiError as error:
+        # The API could not be asked: every item due now shares this failed attempt.
+        tally.reached = not isinstance(error, ApiConnectionError)
+        due = outbox.next_sendable(clock(), ignore_backoff=ignore_backoff)
+        if not is_transient(error):
+            due = due[:1]  # a refused key: the first item says why, the rest wait untouched
+        for item in due:
+            _settle(outbox, outbox.start_sending(item.id), error, clock(), tally)
+        return PushResult(
+            retrying=tally.retrying,
+            parked=tally.parked,
+            stopped_for_credentials=tally.stopped,
+            reached_api=tally.reached,
+        )
+    tally.reached = True
     sent_cases: list[str] = []
     tried: set[object] = set()
     while not tally.stopped:
@@ -132,10 +172,15 @@ async def push(
             break
         for item in due:
             tried.add(item.id)
+            if item.queued_by is not None and item.queued_by != me.id:
+                _not_yours(outbox, item, me.id)
+                tally.parked += 1
+                continue
             sending = outbox.start_sending(item.id)
             try:
                 case = await send_item(backend, sending)
             except CaseApiError as error:
+                tally.reached = tally.reached or not isinstance(error, ApiConnectionError)
                 _settle(outbox, sending, error, clock(), tally)
                 if tally.stopped or isinstance(error, ApiConnectionError):
                     # Unreachable or refused: the rest would fail the same way.
@@ -154,4 +199,5 @@ async def push(
             i.park_reason is ParkReason.NEEDS_CREDENTIALS for i in outbox.items()
         ),
         sent_case_ids=sent_cases,
+        reached_api=tally.reached,
     )

@@ -128,18 +128,40 @@ class CaseService:
         return None if row is None else self.store.cache.details(row.id)
 
     async def open_case(self, reference_or_id: str) -> CaseDetails | None:
-        """The case with fresh details when the API answers, else what the cache holds."""
+        """The case with fresh details when the API answers, else what the cache holds.
+
+        A case not cached yet (created since the last sync) is fetched too. A refused
+        key is not hidden behind the cache: `Unauthorized` goes up.
+        """
         row = self.find(reference_or_id)
-        if row is None or self.backend is None:
+        if self.backend is None:
             return self.case(reference_or_id)
+        wanted = row.id if row is not None else reference_or_id.strip()
         try:
-            details = await pulling.fetch_details(self.backend, row.id, self.clock)
+            details = await pulling.fetch_details(self.backend, wanted, self.clock)
+        except Unauthorized:
+            self.online = True
+            raise
         except CaseApiError as error:
             self._note_failure(error)
-            return self.store.cache.details(row.id)
+            return None if row is None else self.store.cache.details(row.id)
         self._note_success()
         await asyncio.to_thread(self.store.cache.save_details, details)
-        return self.store.cache.details(row.id)
+        return self.store.cache.details(details.case.id)
+
+    async def check_key(self) -> None:
+        """Ask the API who the key belongs to: `Unauthorized` if it is refused; offline is fine."""
+        if self.backend is None:
+            return
+        try:
+            await self.backend.me()
+        except Unauthorized:
+            self.online = True
+            raise
+        except CaseApiError as error:
+            self._note_failure(error)
+        else:
+            self._note_success()
 
     # -- acting ----------------------------------------------------------------------
 
@@ -155,17 +177,22 @@ class CaseService:
         row = self.find(reference_or_id)
         if row is None:
             raise LookupError(f"no cached case {reference_or_id!r}; run `casedesk sync` first")
+        me = self.me()
         item = await asyncio.to_thread(
             self.store.outbox.enqueue,
             action,
             case_id=row.id,
             case_reference=row.reference,
             seen_revision=row.revision,
+            queued_by=me.id if me else None,
         )
         return await self._send_now(item, send)
 
     async def create_case(self, new_case: NewCase, *, send: bool = True) -> Queued:
-        item = await asyncio.to_thread(self.store.outbox.enqueue_create, new_case)
+        me = self.me()
+        item = await asyncio.to_thread(
+            self.store.outbox.enqueue_create, new_case, queued_by=me.id if me else None
+        )
         return await self._send_now(item, send)
 
     async def _send_now(self, item: OutboxItem, send: bool) -> Queued:
@@ -255,18 +282,20 @@ class CaseService:
             parked=first.parked + second.parked,
             stopped_for_credentials=second.stopped_for_credentials,
             sent_case_ids=first.sent_case_ids + second.sent_case_ids,
+            reached_api=True,
         )
         return SyncResult(pull=pulled, push=pushed, online=True)
 
     def _note_push(self, result: PushResult) -> None:
-        if result.sent:
+        if result.reached_api:
             self._note_success()
+            return
         unreachable = [
             item
             for item in self.store.outbox.items(PENDING)
             if item.last_error is not None and item.last_error.code == "unreachable"
         ]
-        if unreachable and not result.sent:
+        if unreachable:
             self.online = False
 
     def _note_success(self) -> None:
