@@ -1,0 +1,121 @@
+"""`CaseHeader`: the key facts of a case above its tabs, and where they come from."""
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from casedesk.domain.enums import CaseStatus, Decision, RiskTier, SlaStatus
+from casedesk.domain.sla import countdown
+from casedesk.tui.widgets.case_format import NONE, CaseShown, label, sync_state, when
+from casedesk.tui.widgets.case_section import CaseSection
+
+SLA_TONES = {
+    SlaStatus.ON_TRACK: "good",
+    SlaStatus.AT_RISK: "warn",
+    SlaStatus.BREACHED: "bad",
+    SlaStatus.PAUSED: "muted",
+}
+RISK_TONES = {RiskTier.LOW: "good", RiskTier.MEDIUM: "warn", RiskTier.HIGH: "bad"}
+DECISION_TONES = {Decision.APPROVE: "good", Decision.REJECT: "bad", Decision.NONE: "muted"}
+STATUS_TONES = {
+    CaseStatus.CLOSED: "muted",
+    CaseStatus.QUERYING: "accent",
+    CaseStatus.DRAFT: "muted",
+}
+
+
+class CaseHeader(CaseSection):
+    """Reference, name, status, decision, risk, SLA, people, revision and sync state."""
+
+    DEFAULT_CSS = """
+    CaseHeader {
+        height: auto;
+    }
+    """
+
+    def build(self, shown: CaseShown) -> RenderableType:
+        case = shown.case
+        title = Table.grid(expand=True, padding=(0, 2))
+        title.add_column(ratio=1)
+        title.add_column(no_wrap=True, justify="right")
+        name = self.line((case.reference, "accent"), "  ")
+        name.append_text(self.text(case.name, "strong"))
+        sync, sync_tone = sync_state(shown)
+        where = self.line(
+            (sync, sync_tone), (f"   case {shown.position} of {shown.total}", "muted")
+        )
+        title.add_row(name, where)
+
+        facts = Table.grid(expand=True, padding=(0, 1))
+        for _ in range(4):
+            facts.add_column(no_wrap=True, width=9)
+            facts.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        facts.add_row(
+            *self._pair("Status", self.text(label(case.status), STATUS_TONES.get(case.status, ""))),
+            *self._pair("Risk", self._risk(shown)),
+            *self._pair("Assignee", self._person(case.assignee.name if case.assignee else None)),
+            *self._pair("Account", self._person(case.account.name if case.account else None)),
+        )
+        facts.add_row(
+            *self._pair("Decision", self._decision(shown)),
+            *self._pair("SLA", self._sla(shown)),
+            *self._pair("Queue", self.text(case.queue.name)),
+            *self._pair("Reporter", self._person(case.reporter.name if case.reporter else None)),
+        )
+        facts.add_row(
+            *self._pair("Revision", self.text(str(case.revision))),
+            *self._pair("Updated", self.text(when(case.updated_at, shown.now))),
+            *self._pair("Type", self.text(case.type)),
+            *self._pair("Flags", self._flags(shown)),
+        )
+        return Group(title, facts)
+
+    def _pair(self, name: str, value: Text) -> tuple[Text, Text]:
+        return self.text(name, "label"), value
+
+    def _person(self, name: str | None) -> Text:
+        return self.text(NONE, "muted") if name is None else self.text(name)
+
+    def _risk(self, shown: CaseShown) -> Text:
+        case = shown.case
+        return self.line((label(case.risk_tier), RISK_TONES[case.risk_tier]), f" {case.risk_score}")
+
+    def _decision(self, shown: CaseShown) -> Text:
+        decision = shown.case.decision
+        if decision is None:
+            return self.text("none yet", "muted")
+        return self.text(label(decision), DECISION_TONES[decision])
+
+    def _sla(self, shown: CaseShown) -> Text:
+        case = shown.case
+        status = shown.sla
+        tone = SLA_TONES[status]
+        if case.sla_deadline is None:
+            return self.text(f"{NONE} {label(status)}", tone)
+        if status is SlaStatus.PAUSED:
+            return self.text("paused (querying)", tone)
+        if case.status is CaseStatus.CLOSED and case.closed_at is not None:
+            if status is SlaStatus.BREACHED:
+                return self.text(f"missed by {countdown(case.closed_at, case.sla_deadline)}", tone)
+            spare = countdown(case.sla_deadline, case.closed_at)
+            return self.text(f"met, {spare} to spare", tone)
+        return self.line(
+            (countdown(case.sla_deadline, shown.now), tone), (f" {label(status)}", tone)
+        )
+
+    def _flags(self, shown: CaseShown) -> Text:
+        summary = shown.case.summary
+        parts: list[tuple[str, str] | str] = []
+        if summary.open_escalations_count:
+            count = summary.open_escalations_count
+            parts.append((f"▲ {count} open escalation{'s' if count > 1 else ''}", "warn"))
+        if summary.pending_override_id is not None:
+            parts.append(("◆ override pending", "accent"))
+        if not parts:
+            parts.append((NONE, "muted"))
+        joined: list[tuple[str, str] | str] = []
+        for index, part in enumerate(parts):
+            if index:
+                joined.append("  ")
+            joined.append(part)
+        return self.line(*joined)
