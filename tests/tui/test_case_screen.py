@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 from rich.console import Console
+from textual.message import Message
+from textual.notifications import Notify
 from textual.widget import Widget
 
 from casedesk.api.client import CaseApiClient
@@ -308,6 +310,27 @@ async def test_offline_every_tab_of_a_cached_case_opens_and_a_never_fetched_one_
         assert f"{never.queue_name}" in body(app, "overview")
         assert "Overrides not fetched yet" in body(app, "overrides")
         assert "Activity not fetched yet" in body(app, "activity")
+        assert app.is_running
+
+
+async def test_a_refused_key_is_said_and_the_cached_case_stays(
+    desk: Desk, live_server: Any
+) -> None:
+    client = CaseApiClient(live_server.base_url, ApiKey("not-a-key"), retry=OFFLINE)
+    desk.clients.append(client)
+    refused = CaseService(profile_name="test", store=desk.store, backend=client)
+    app = desk.app(refused)
+    seen: list[Message] = []
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await settle(pilot)
+        row = queue_screen(app).table.rows[0]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert row.reference in header(app)
+        assert "refreshing" not in header(app) and "loading" not in header(app)
+        said = [m.notification for m in seen if isinstance(m, Notify)]
+        assert any(n.message.startswith("Could not load the case's details") for n in said)
+        assert all(not n.markup for n in said)
         assert app.is_running
 
 
