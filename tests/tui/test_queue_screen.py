@@ -196,3 +196,25 @@ async def test_r_syncs_in_the_background_and_a_dead_api_turns_the_bar_offline(
     finally:
         await dead.aclose()
         store.close()
+
+
+async def test_reading_a_case_chat_clears_its_unread_flag(service: CaseService) -> None:
+    app = console(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        queue = queue_of(app)
+        assert queue.snapshot is not None
+        unread = queue.snapshot.context.unread
+        index = next(i for i, row in enumerate(queue.table.rows) if row.id in unread)
+        case_id = queue.table.rows[index].id
+        queue.table.set_cursor(index)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("2")  # the chat tab: the reviewer has seen it
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        queue = queue_of(app)
+        assert queue.snapshot is not None
+        assert case_id not in queue.snapshot.context.unread
+        assert queue.table.current_id == case_id

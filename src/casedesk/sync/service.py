@@ -149,6 +149,16 @@ class CaseService:
         await asyncio.to_thread(self.store.cache.save_details, details)
         return self.store.cache.details(details.case.id)
 
+    def mark_chat_read(self, case_id: UUID) -> None:
+        """The reviewer saw the case's chat up to its newest message (clears the unread flag)."""
+        details = self.store.cache.details(case_id)
+        if details is None or not details.messages:
+            return
+        newest = details.messages[-1]
+        marker = self.store.cache.read_marker(case_id)
+        if marker is None or marker.at < newest.created_at:
+            self.store.cache.mark_read(case_id, message_id=newest.id, at=newest.created_at)
+
     async def check_key(self) -> None:
         """Ask the API who the key belongs to: `Unauthorized` if it is refused; offline is fine."""
         if self.backend is None:

@@ -13,7 +13,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
-from textual.widgets import Footer
+from textual.widgets import Footer, TabbedContent
 from textual.worker import Worker, WorkerState
 
 from casedesk.sync.service import CaseService
@@ -127,6 +127,17 @@ class CaseScreen(DeskScreen):
         )
         header.show(shown)
         tabs.show(shown)
+        self._mark_chat_read()
+
+    def _mark_chat_read(self) -> None:
+        """Seeing the chat tab is reading it: the queue's unread flag goes."""
+        if self.details is not None and self.details.messages and self.tabs.active == "chat":
+            self.service.mark_chat_read(self.case_id)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "chat":
+            self._mark_chat_read()
 
     @on(CacheChanged)
     def _reread_case(self) -> None:

@@ -47,6 +47,8 @@ class QueueScreen(DeskScreen):
         self.filter_query: Query | None = None
         self.sort = "reference"
         self.reverse = False
+        self._opened: CaseScreen | None = None
+        self._return_to: UUID | None = None
 
     def compose(self) -> ComposeResult:
         yield Tabs(
@@ -85,7 +87,8 @@ class QueueScreen(DeskScreen):
             # "me", unread and pending live in the context: re-bind the query to the new one.
             self.filter_query = self._parse(self.filter_query.text) or self.filter_query
         self._show_counts()
-        self.apply()
+        keep, self._return_to = self._return_to, None
+        self.apply(keep=keep)
 
     def apply(self, keep: UUID | None = None) -> None:
         if self.snapshot is None:
@@ -185,4 +188,12 @@ class QueueScreen(DeskScreen):
         ids = [row.id for row in self.table.rows]
         if case_id not in ids:
             ids = [case_id]
-        self.app.push_screen(CaseScreen(self.service, case_ids=ids, index=ids.index(case_id)))
+        self._opened = CaseScreen(self.service, case_ids=ids, index=ids.index(case_id))
+        self.app.push_screen(self._opened)
+
+    def on_screen_resume(self) -> None:
+        """Back from a case: the cursor on the last case looked at, flags (read chat) current."""
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            self._return_to = opened.case_id
+            self.reload()
