@@ -1,0 +1,1 @@
+"""The case API (`casedesk serve`): FastAPI over SQLite, on the rules of casedesk.domain."""
