@@ -76,8 +76,12 @@ class CaseTabs(TabbedContent):
         self.scroller(key).focus()
 
     def scroll_chat(self) -> None:
-        """Bring the newest message into view (after the next layout, when heights are known)."""
-        self.scroller("chat").scroll_end(animate=False)
+        """Bring the newest message into view and keep it there while the chat grows.
+
+        Anchoring (rather than one `scroll_end`) survives the layout passes that follow a
+        repaint, until the reviewer scrolls up themselves.
+        """
+        self.scroller("chat").anchor()
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
