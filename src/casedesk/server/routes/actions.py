@@ -2,22 +2,22 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import Body, Depends, Header, Query, Request, Response
 from sqlalchemy import Connection, select
 
 from casedesk.domain.actions import CaseAction
 from casedesk.domain.enums import Include
 from casedesk.domain.envelope import ActionResult, Envelope
-from casedesk.server.caller import Caller, authenticate
 from casedesk.server.directory import OrgDirectory
 from casedesk.server.errors import Text, bad_request
-from casedesk.server.http import StrictJsonRoute, meta
+from casedesk.server.http import meta
 from casedesk.server.idempotency import canonical_json, run_once
 from casedesk.server.routes.common import (
+    CallerDep,
     documented_idempotency_key,
-    documented_language,
     error_responses,
     find_case,
+    v1_router,
 )
 from casedesk.server.rules.actions import Outcome, apply_action
 from casedesk.server.schema import cases, documents, messages, overrides
@@ -31,13 +31,7 @@ from casedesk.server.serialize import (
 )
 from casedesk.server.state import server_state
 
-router = APIRouter(
-    prefix="/v1",
-    route_class=StrictJsonRoute,
-    dependencies=[Depends(documented_language)],
-    tags=["actions"],
-)
-CallerDep = Annotated[Caller, Depends(authenticate)]
+router = v1_router("actions")
 
 
 def parse_if_match(raw: str | None) -> int | None:

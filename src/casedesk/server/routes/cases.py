@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import Body, Depends, Query, Request, Response
 from sqlalchemy import ColumnElement, String, and_, cast, func, literal, or_, select
 
 from casedesk.domain import limits
@@ -13,10 +13,10 @@ from casedesk.domain.create import NewCase
 from casedesk.domain.enums import CaseSort, CaseStatus, RiskTier, SlaStatus
 from casedesk.domain.envelope import Envelope
 from casedesk.domain.records import ActionLogEntry, Escalation, Message, Override
-from casedesk.server.caller import Caller, authenticate
+from casedesk.server.caller import Caller
 from casedesk.server.directory import OrgDirectory
 from casedesk.server.errors import Text, bad_request
-from casedesk.server.http import StrictJsonRoute, meta, request_id
+from casedesk.server.http import meta, request_id
 from casedesk.server.idempotency import canonical_json, json_response, run_once
 from casedesk.server.pagination import (
     Position,
@@ -27,11 +27,12 @@ from casedesk.server.pagination import (
     parse_since,
 )
 from casedesk.server.routes.common import (
+    CallerDep,
     child_page,
     documented_idempotency_key,
-    documented_language,
     error_responses,
     find_case,
+    v1_router,
 )
 from casedesk.server.rules.create import create_case
 from casedesk.server.schema import actions, cases, documents, escalations, messages, overrides
@@ -45,13 +46,7 @@ from casedesk.server.serialize import (
 )
 from casedesk.server.state import server_state
 
-router = APIRouter(
-    prefix="/v1",
-    route_class=StrictJsonRoute,
-    dependencies=[Depends(documented_language)],
-    tags=["cases"],
-)
-CallerDep = Annotated[Caller, Depends(authenticate)]
+router = v1_router("cases")
 LimitDep = Annotated[int, Depends(page_limit)]
 
 _SORT_COLUMNS: dict[str, Any] = {

@@ -3,13 +3,13 @@
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy import Connection, Table, select
 
 from casedesk.domain.envelope import ErrorBody
-from casedesk.server.caller import Caller
+from casedesk.server.caller import Caller, authenticate
 from casedesk.server.errors import not_found
-from casedesk.server.http import request_id
+from casedesk.server.http import StrictJsonRoute, request_id
 from casedesk.server.idempotency import json_response
 from casedesk.server.pagination import Position, decode_cursor, encode_cursor, page_meta
 from casedesk.server.schema import cases
@@ -96,3 +96,17 @@ def documented_language(
     ] = None,
 ) -> None:
     """Declares the header in OpenAPI; `http.language` reads it."""
+
+
+CallerDep = Annotated[Caller, Depends(authenticate)]
+"""The authenticated caller of a `/v1` route (401 without a valid key)."""
+
+
+def v1_router(tag: str) -> APIRouter:
+    """A `/v1` router: strict JSON bodies, `Accept-Language` documented, one OpenAPI tag."""
+    return APIRouter(
+        prefix="/v1",
+        route_class=StrictJsonRoute,
+        dependencies=[Depends(documented_language)],
+        tags=[tag],
+    )

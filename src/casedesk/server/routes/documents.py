@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
+from fastapi import Depends, File, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import Connection, insert, select
 from starlette.concurrency import run_in_threadpool
@@ -15,26 +15,20 @@ from casedesk.domain import limits
 from casedesk.domain.base import format_timestamp
 from casedesk.domain.envelope import Envelope
 from casedesk.domain.records import Document
-from casedesk.server.caller import Caller, authenticate
 from casedesk.server.errors import ApiError, Text, bad_request, not_found
-from casedesk.server.http import StrictJsonRoute, meta
+from casedesk.server.http import meta
 from casedesk.server.idempotency import run_once
 from casedesk.server.routes.common import (
+    CallerDep,
     documented_idempotency_key,
-    documented_language,
     error_responses,
+    v1_router,
 )
 from casedesk.server.schema import documents
 from casedesk.server.serialize import document_wire
 from casedesk.server.state import server_state
 
-router = APIRouter(
-    prefix="/v1",
-    route_class=StrictJsonRoute,
-    dependencies=[Depends(documented_language)],
-    tags=["documents"],
-)
-CallerDep = Annotated[Caller, Depends(authenticate)]
+router = v1_router("documents")
 
 CHUNK = 256 * 1024
 DOCUMENTS_DIR = "documents"

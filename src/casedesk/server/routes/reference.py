@@ -1,27 +1,18 @@
 """`GET /v1/me`, `/v1/users`, `/v1/queues`: who the caller is, and who and where else."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Request, Response
 
 from casedesk.domain.envelope import Envelope
 from casedesk.domain.people import Queue, User
-from casedesk.server.caller import Caller, authenticate
 from casedesk.server.directory import OrgDirectory
-from casedesk.server.http import StrictJsonRoute, meta, request_id
+from casedesk.server.http import meta, request_id
 from casedesk.server.idempotency import json_response
 from casedesk.server.pagination import page_meta
-from casedesk.server.routes.common import documented_language, error_responses
+from casedesk.server.routes.common import CallerDep, error_responses, v1_router
 from casedesk.server.serialize import queue_wire, user_wire
 from casedesk.server.state import server_state
 
-router = APIRouter(
-    prefix="/v1",
-    route_class=StrictJsonRoute,
-    dependencies=[Depends(documented_language)],
-    tags=["organization"],
-)
-CallerDep = Annotated[Caller, Depends(authenticate)]
+router = v1_router("organization")
 
 
 @router.get("/me", response_model=Envelope[User], responses=error_responses())
