@@ -169,7 +169,8 @@ def _sync_with_progress(service: Any, *, full: bool = False) -> Any:
                     bar.update(
                         task,
                         description=event.phase,
-                        figures=f"{event.pages} pages, {event.cases} cases",
+                        figures=f"{event.pages} pages, {event.cases} cases, "
+                        f"{event.bytes / 1e6:.1f} MB",
                     )
 
             return await service.sync(full=full, progress=report)

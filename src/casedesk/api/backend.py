@@ -45,6 +45,11 @@ class CaseBackend(Protocol):
     exceptions of `casedesk.api.errors`.
     """
 
+    @property
+    def bytes_received(self) -> int:
+        """Bytes of answers read so far, for progress reports."""
+        ...
+
     async def me(self) -> User:
         """The user the API key belongs to."""
         ...

@@ -125,6 +125,7 @@ class CaseApiClient:
         protect_logs(api_key)
         self._retry = retry or RetryPolicy()
         self._max_json_bytes = max_json_bytes
+        self._received = [0]  # shared with `with_retry` views: one count per connection pool
         self._max_document_bytes = max_document_bytes
         headers = {
             "Accept": "application/json",
@@ -154,6 +155,11 @@ class CaseApiClient:
         twin._retry = retry
         twin._owns_http = False
         return twin
+
+    @property
+    def bytes_received(self) -> int:
+        """Bytes of JSON answers read so far (sync progress shows it)."""
+        return self._received[0]
 
     @property
     def origin(self) -> str:
@@ -423,6 +429,7 @@ class CaseApiClient:
 
         async def attempt() -> Envelope[T]:
             answer = await exchange(self._http, request, limit=self._max_json_bytes)
+            self._received[0] += len(answer.body)
             if not 200 <= answer.status < 300:
                 raise self._reader.failure(answer)
             # Parsed in a helper that returns its error, so the frame that raises

@@ -82,13 +82,21 @@ async def pull(
     query: CaseQuery = {"sort": CaseSort.UPDATED_AT, "limit": PAGE_SIZE}
     if since is not None:
         query["updated_since"] = since
+    bytes_before = backend.bytes_received
     async for page in backend.iter_cases(**query):
         pages += 1
         for case in page.items:
             received[case.id] = case
             if newest is None or case.updated_at > newest:
                 newest = case.updated_at
-        progress(SyncProgress(phase="cases", pages=pages, cases=len(received)))
+        progress(
+            SyncProgress(
+                phase="cases",
+                pages=pages,
+                cases=len(received),
+                bytes=backend.bytes_received - bytes_before,
+            )
+        )
 
     changed = _needing_details(cache, received.values(), me_id=me.id)
     details: list[CaseDetails] = []
