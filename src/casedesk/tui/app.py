@@ -4,10 +4,11 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 from uuid import UUID
 
-from textual import work
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.screen import ModalScreen
 
 from casedesk.sync.events import PushResult, SyncProgress, SyncResult
 from casedesk.sync.service import CaseService
@@ -21,6 +22,7 @@ from casedesk.tui.messages import (
 )
 from casedesk.tui.resources import stylesheets
 from casedesk.tui.screens.help import HelpScreen
+from casedesk.tui.screens.outbox import OutboxScreen
 from casedesk.tui.screens.queue import QueueScreen
 from casedesk.tui.settings import ConsoleSettings
 
@@ -37,6 +39,7 @@ class CasedeskApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
         Binding("question_mark", "help", "Keys", id="app.help"),
         Binding("r", "sync", "Sync", id="app.sync"),
+        Binding("O", "outbox", "Outbox", id="app.outbox"),
     ]
 
     def __init__(self, service: CaseService, settings: ConsoleSettings) -> None:
@@ -72,6 +75,21 @@ class CasedeskApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
+
+    def action_outbox(self) -> None:
+        """Open the outbox over the current screen (not over a dialog, nor twice)."""
+        if not isinstance(self.screen, OutboxScreen | ModalScreen):
+            self.push_screen(OutboxScreen(self.service))
+
+    @on(OutboxScreen.EditRequested)
+    def _edit_requested(self) -> None:
+        """Reopen a parked item's form; until the forms handle it, say how to proceed."""
+        self.notify(
+            "Editing from the outbox comes with the action forms: discard it (d) and act again.",
+            title="Not available yet",
+            severity="warning",
+            markup=False,
+        )
 
     def action_sync(self) -> None:
         """Send queued actions and pull changes, in the background."""
