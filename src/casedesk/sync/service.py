@@ -6,7 +6,7 @@ caller ever touches HTTP or files directly.
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -17,9 +17,11 @@ from casedesk.domain.actions import CaseAction
 from casedesk.domain.clock import Clock, system_clock
 from casedesk.domain.create import NewCase
 from casedesk.domain.enums import Role
+from casedesk.domain.envelope import ErrorDetail
 from casedesk.domain.people import Queue, User
 from casedesk.domain.query import QueryContext, parse_query
 from casedesk.store.cached import CaseDetails, QueueRow
+from casedesk.store.drafts import DraftValue
 from casedesk.store.errors import StoreEvent
 from casedesk.store.local import LocalStore
 from casedesk.store.outbox_item import PENDING, OutboxItem, OutboxState, ParkReason
@@ -42,6 +44,22 @@ class Queued:
     item: OutboxItem
     sent: bool
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingAction:
+    """An action on a case still in the outbox: shown as pending (or parked) on the case."""
+
+    item_id: UUID
+    action: CaseAction
+    parked: bool
+    """Refused or held by the API: it waits for the reviewer (edit, retry or discard)."""
+    reason: str | None
+    """Why it is parked (the API's message word for word), or why the last attempt failed."""
+    details: tuple[ErrorDetail, ...]
+    """The field paths the API named (`reason`, `escalations.0.note`)."""
+    created_at: datetime
+    queued_by: UUID | None
 
 
 class CaseService:
@@ -198,6 +216,13 @@ class CaseService:
         )
         return await self._send_now(item, send)
 
+    async def deliver(self, queued: Queued) -> Queued:
+        """Try at once to send what `act(..., send=False)` queued; what became of it.
+
+        The console queues first (and shows the action as pending), then calls this.
+        """
+        return await self._send_now(queued.item, True)
+
     async def create_case(self, new_case: NewCase, *, send: bool = True) -> Queued:
         me = self.me()
         item = await asyncio.to_thread(
@@ -211,6 +236,45 @@ class CaseService:
         current = self.store.outbox.get(item.id)
         error = current.last_error.message if current.last_error else None
         return Queued(item=current, sent=current.state is OutboxState.DONE, error=error)
+
+    def case_outbox(self, case_id: UUID) -> list[PendingAction]:
+        """The case's actions not yet acknowledged by the API (pending or parked), oldest first."""
+        if self.store.outbox_problem is not None:
+            return []
+        shown: list[PendingAction] = []
+        for item in self.store.outbox.for_case(case_id):
+            if item.state is OutboxState.DONE:
+                continue
+            error = item.last_error
+            shown.append(
+                PendingAction(
+                    item_id=item.id,
+                    action=item.action(),
+                    parked=item.state is OutboxState.PARKED,
+                    reason=error.message if error else None,
+                    details=tuple(error.details) if error else (),
+                    created_at=item.created_at,
+                    queued_by=item.queued_by,
+                )
+            )
+        return shown
+
+    # -- drafts ----------------------------------------------------------------------
+
+    def draft(self, case_id: UUID | None, form: str) -> dict[str, DraftValue] | None:
+        """What was last typed in `form` on the case (`None`: a new case), if anything."""
+        kept = self.store.drafts.get(case_id, form)
+        return None if kept is None else dict(kept.fields)
+
+    async def save_draft(
+        self, case_id: UUID | None, form: str, fields: Mapping[str, DraftValue]
+    ) -> None:
+        """Keep what is typed in `form` (durable on return); the file work runs in a thread."""
+        await asyncio.to_thread(self.store.drafts.save, case_id, form, fields)
+
+    async def clear_draft(self, case_id: UUID | None, form: str) -> None:
+        """Forget the draft of `form`: its action is done (or the reviewer emptied it)."""
+        await asyncio.to_thread(self.store.drafts.clear, case_id, form)
 
     # -- the outbox ------------------------------------------------------------------
 

@@ -3,9 +3,13 @@ overrides and activity; `n`/`p` walk the cases of the queue's view without going
 
 It paints the cached case at once, then asks the service for fresh details in
 a worker and paints again when they come (or stays on the cache, offline).
+Every action the reviewer may take now has a key; it opens the action's form
+(or, for "assign to me", acts at once), queues what the form returns, shows it
+as pending on the case at once and says whether it was sent, queued or refused.
 """
 
 from datetime import datetime
+from functools import partial
 from typing import ClassVar
 from uuid import UUID
 
@@ -16,15 +20,37 @@ from textual.reactive import reactive
 from textual.widgets import Footer, TabbedContent
 from textual.worker import Worker, WorkerState
 
-from casedesk.sync.service import CaseService
+from casedesk.domain.actions import AssignAction, CaseAction
+from casedesk.domain.enums import ActionType
+from casedesk.domain.permissions import allowed_actions
+from casedesk.sync.service import CaseService, Queued
+from casedesk.tui.forms.catalog import form_for
 from casedesk.tui.messages import CacheChanged, ClockTicked
 from casedesk.tui.screens.base import DeskScreen
-from casedesk.tui.widgets.case_format import CaseShown, CaseView, People
+from casedesk.tui.widgets.case_format import CaseShown, CaseView, People, label
 from casedesk.tui.widgets.case_header import CaseHeader
 from casedesk.tui.widgets.case_tabs import TABS, CaseTabs
 from casedesk.tui.widgets.status_bar import StatusBar
 
 DETAILS_GROUP = "case-details"
+ACT_GROUP = "case-act"
+
+CASE_ACTIONS: dict[str, ActionType] = {
+    "comment": ActionType.COMMENT,
+    "escalate": ActionType.ESCALATE,
+    "query": ActionType.QUERY,
+    "resume": ActionType.RESUME,
+    "reopen": ActionType.REOPEN,
+    "assign_me": ActionType.ASSIGN,
+    "assign": ActionType.ASSIGN,
+    "request_override": ActionType.REQUEST_OVERRIDE,
+    "accept_override": ActionType.ACCEPT_OVERRIDE,
+    "refuse_override": ActionType.REFUSE_OVERRIDE,
+    "cancel_override": ActionType.CANCEL_OVERRIDE,
+    "close": ActionType.CLOSE,
+    "complete_escalation": ActionType.COMPLETE_ESCALATION,
+}
+"""Each action method of the screen, and the case action it takes (for `check_action`)."""
 
 
 def _tab_bindings() -> list[BindingType]:
@@ -42,6 +68,19 @@ class CaseScreen(DeskScreen):
         Binding("n", "next", "Next case", id="case.next"),
         Binding("p", "previous", "Previous case", id="case.previous"),
         *_tab_bindings(),
+        Binding("c", "comment", "Comment", id="case.comment"),
+        Binding("e", "escalate", "Escalate", id="case.escalate"),
+        Binding("q", "query", "Query", id="case.query"),
+        Binding("s", "resume", "Resume", id="case.resume"),
+        Binding("ctrl+o", "reopen", "Reopen", id="case.reopen"),
+        Binding("a", "assign_me", "Assign to me", id="case.assign_me"),
+        Binding("at", "assign", "Assign to…", id="case.assign"),
+        Binding("o", "request_override", "Request override", id="case.request_override"),
+        Binding("A", "accept_override", "Accept override", id="case.accept_override"),
+        Binding("R", "refuse_override", "Refuse override", id="case.refuse_override"),
+        Binding("X", "cancel_override", "Cancel override", id="case.cancel_override"),
+        Binding("x", "close", "Close case", id="case.close"),
+        Binding("C", "complete_escalation", "Complete escalation", id="case.complete_escalation"),
     ]
 
     index: reactive[int] = reactive(0, bindings=True)
@@ -56,6 +95,8 @@ class CaseScreen(DeskScreen):
         self.details: CaseView | None = None
         self.loading = False
         self._fetch_started: datetime | None = None
+        self.allowed: frozenset[ActionType] = frozenset()
+        """What the reviewer may do on the case now (roles and state): the keys offered."""
 
     @property
     def case_id(self) -> UUID:
@@ -110,8 +151,19 @@ class CaseScreen(DeskScreen):
             sentence = "This case is not in the cache (any more): go back with Esc and sync."
             header.show_sentence(sentence)
             tabs.show_sentence(sentence)
+            self._offer(frozenset())
             return
         case = details.case
+        me = self.service.me()
+        self._offer(
+            allowed_actions(
+                case=case,
+                user_id=me.id if me else None,
+                roles=self.service.roles(),
+                overrides=details.overrides,
+                escalations=details.escalations,
+            )
+        )
         started = self._fetch_started
         hours = {queue.id: queue.sla_hours for queue in self.service.queues()}
         shown = CaseShown(
@@ -124,6 +176,7 @@ class CaseScreen(DeskScreen):
             online=self.service.online,
             position=self.index + 1,
             total=len(self.case_ids),
+            pending=tuple(self.service.case_outbox(case.id)),
         )
         header.show(shown)
         tabs.show(shown)
@@ -134,10 +187,16 @@ class CaseScreen(DeskScreen):
         if self.details is not None and self.details.messages and self.tabs.active == "chat":
             self.service.mark_chat_read(self.case_id)
 
+    def _offer(self, allowed: frozenset[ActionType]) -> None:
+        if allowed != self.allowed:
+            self.allowed = allowed
+            self.refresh_bindings()
+
     @on(TabbedContent.TabActivated)
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "chat":
             self._mark_chat_read()
+        self.refresh_bindings()  # some keys belong to one tab (`C` on Escalations)
 
     @on(CacheChanged)
     def _reread_case(self) -> None:
@@ -167,6 +226,14 @@ class CaseScreen(DeskScreen):
                 severity="error",
                 markup=False,
             )
+        elif worker.group == ACT_GROUP and event.state is WorkerState.ERROR:
+            self._changed()
+            self.notify(
+                f"Could not queue the action (the form's draft is kept): {worker.error}",
+                title="Case",
+                severity="error",
+                markup=False,
+            )
 
     # -- keys ------------------------------------------------------------------------
 
@@ -175,6 +242,17 @@ class CaseScreen(DeskScreen):
             return True if self.index < len(self.case_ids) - 1 else None
         if action == "previous":
             return True if self.index > 0 else None
+        kind = CASE_ACTIONS.get(action)
+        if kind is None:
+            return True
+        if kind not in self.allowed:
+            return False  # hidden: the roles or the case's state forbid it
+        if action == "complete_escalation":
+            return self.is_mounted and self.tabs.active == "escalations"
+        if action == "assign_me":
+            me, case = self.service.me(), self.details.case if self.details else None
+            mine = bool(me and case and case.assignee and case.assignee.id == me.id)
+            return None if mine else True
         return True
 
     def action_tab(self, key: str) -> None:
@@ -193,3 +271,110 @@ class CaseScreen(DeskScreen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    # -- acting ----------------------------------------------------------------------
+
+    def action_comment(self) -> None:
+        self._open_form(ActionType.COMMENT)
+
+    def action_escalate(self) -> None:
+        self._open_form(ActionType.ESCALATE)
+
+    def action_query(self) -> None:
+        self._open_form(ActionType.QUERY)
+
+    def action_resume(self) -> None:
+        self._open_form(ActionType.RESUME)
+
+    def action_reopen(self) -> None:
+        self._open_form(ActionType.REOPEN)
+
+    def action_assign(self) -> None:
+        self._open_form(ActionType.ASSIGN)
+
+    def action_request_override(self) -> None:
+        self._open_form(ActionType.REQUEST_OVERRIDE)
+
+    def action_accept_override(self) -> None:
+        self._open_form(ActionType.ACCEPT_OVERRIDE)
+
+    def action_refuse_override(self) -> None:
+        self._open_form(ActionType.REFUSE_OVERRIDE)
+
+    def action_cancel_override(self) -> None:
+        self._open_form(ActionType.CANCEL_OVERRIDE)
+
+    def action_close(self) -> None:
+        self._open_form(ActionType.CLOSE)
+
+    def action_complete_escalation(self) -> None:
+        self._open_form(ActionType.COMPLETE_ESCALATION)
+
+    def action_assign_me(self) -> None:
+        """Assign the case to the signed-in reviewer: no form, the notification confirms it."""
+        me = self.service.me()
+        if me is None or self.details is None or ActionType.ASSIGN not in self.allowed:
+            return
+        action = AssignAction.model_validate({"type": ActionType.ASSIGN, "assignee_id": me.id})
+        self.act(self.case_id, self.details.case.reference, action, None)
+
+    def _open_form(self, kind: ActionType) -> None:
+        """Open the form of `kind` on the case shown, if the reviewer may take it now."""
+        if self.details is None or kind not in self.allowed:
+            return
+        form = form_for(kind, self.service, self.details)
+        if form is None:
+            return
+        case = self.details.case
+        self.app.push_screen(form, partial(self._form_closed, case.id, case.reference, form))
+
+    def _form_closed(
+        self, case_id: UUID, reference: str, form: object, action: CaseAction | None
+    ) -> None:
+        if action is not None:
+            self.act(case_id, reference, action, getattr(form, "FORM", None))
+
+    @work(group=ACT_GROUP, exit_on_error=False)
+    async def act(
+        self, case_id: UUID, reference: str, action: CaseAction, form: str | None
+    ) -> None:
+        """Queue `action` durably (the case shows it pending), forget the form's draft, send it."""
+        queued = await self.service.act(str(case_id), action, send=False)
+        if form:
+            # Durably queued: the outbox now holds the text (and keeps it if the send fails).
+            await self.service.clear_draft(case_id, form)
+        self._changed()
+        queued = await self.service.deliver(queued)
+        self._say(reference, action, queued)
+        if queued.sent:
+            try:
+                details = await self.service.open_case(str(case_id))
+            except Exception:  # the action went through: its echo can wait for the next sync
+                details = None
+            if details is not None and case_id == self.case_id:
+                self.details = details
+        self._changed()
+
+    def _say(self, reference: str, action: CaseAction, queued: Queued) -> None:
+        what = f"{label(action.type).capitalize()} on {reference}"
+        if queued.sent:
+            self.notify(f"{what}: sent.", title="Case", markup=False)
+        elif queued.item.park_reason is not None:
+            self.notify(
+                f"{what}: refused: {queued.error}", title="Case", severity="error", markup=False
+            )
+        else:
+            self.notify(
+                f"{what}: queued — will be sent when online.",
+                title="Case",
+                severity="warning",
+                markup=False,
+            )
+
+    def _changed(self) -> None:
+        """The outbox (and maybe the cache) changed: repaint here, and tell the other screens."""
+        self.paint()
+        self.update_status()
+        for screen in self.app.screen_stack:
+            if screen is not self:
+                screen.post_message(CacheChanged())

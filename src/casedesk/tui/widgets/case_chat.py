@@ -4,27 +4,60 @@ from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.text import Text
 
+from casedesk.domain.actions import CommentAction, QueryAction
 from casedesk.domain.enums import MessageKind
 from casedesk.domain.records import Message
-from casedesk.tui.widgets.case_format import CaseShown, human_size, not_fetched, when
+from casedesk.sync.service import PendingAction
+from casedesk.tui.widgets.case_format import (
+    CaseShown,
+    human_size,
+    not_fetched,
+    pending_state,
+    when,
+)
 from casedesk.tui.widgets.case_section import CaseSection
 
 INDENT = (0, 0, 0, 2)
 
 
 class CaseChat(CaseSection):
-    """The chat: author and time over each message; query prompts marked, system lines dimmed."""
+    """The chat: author and time over each message; query prompts marked, system lines dimmed.
+
+    Comments and queries still in the outbox follow the last message, marked
+    pending (or parked, with the API's reason) until the server's copy lands.
+    """
 
     def build(self, shown: CaseShown) -> RenderableType:
         messages = shown.view.messages
-        if messages is None:
+        waiting = [p for p in shown.pending if isinstance(p.action, CommentAction | QueryAction)]
+        if messages is None and not waiting:
             return self.notice(not_fetched("Chat", shown))
-        if not messages:
+        if not messages and not waiting:
             return self.notice("No messages yet.")
         parts: list[RenderableType] = []
-        for message in sorted(messages, key=lambda m: m.created_at):
+        if messages is None:
+            parts += [self.notice(not_fetched("Chat", shown)), Text()]
+        for message in sorted(messages or (), key=lambda m: m.created_at):
             parts.extend(self._message(message, shown))
+        for pending in waiting:
+            parts.extend(self._pending(pending, shown))
         return Group(*parts)
+
+    def _pending(self, pending: PendingAction, shown: CaseShown) -> list[RenderableType]:
+        action = pending.action
+        state, tone = pending_state(pending)
+        head = self.line(
+            (shown.people.name(pending.queued_by, nobody="you"), "strong"),
+            "  ",
+            (when(pending.created_at, shown.now), "muted"),
+        )
+        if isinstance(action, QueryAction):
+            head.append_text(self.text("  ? query to the reporter", "accent"))
+            text = action.prompt
+        else:
+            text = action.body if isinstance(action, CommentAction) else ""
+        head.append_text(self.line("  ", (f"⧗ {state}", tone)))
+        return [head, Padding(self.text(text, "muted"), INDENT), Text()]
 
     def _message(self, message: Message, shown: CaseShown) -> list[RenderableType]:
         system = message.kind is MessageKind.SYSTEM

@@ -15,6 +15,7 @@ from casedesk.domain.enums import SlaStatus
 from casedesk.domain.people import User
 from casedesk.domain.records import ActionLogEntry, Escalation, Message, Override
 from casedesk.domain.sla import at_risk_from, sla_status
+from casedesk.sync.service import PendingAction
 
 NONE = "—"
 SUMMARY_MAX = 200
@@ -84,6 +85,8 @@ class CaseShown:
     online: bool | None
     position: int
     total: int
+    pending: tuple[PendingAction, ...] = ()
+    """The case's actions still in the outbox (pending or parked), oldest first."""
 
     @property
     def case(self) -> Case:
@@ -212,6 +215,32 @@ def payload_summary(entry: ActionLogEntry, people: People) -> str:
     if isinstance(items, list):
         parts.append(_escalation_items(items, people))
     return shorten(" · ".join(part for part in parts if part), SUMMARY_MAX)
+
+
+def pending_state(pending: PendingAction) -> tuple[str, str]:
+    """`pending` (not yet acknowledged) or `parked: <the API's reason>`, and its tone."""
+    if pending.parked:
+        return f"parked: {pending.reason or 'waiting for you'}", "bad"
+    return "pending", "warn"
+
+
+def pending_summary(pending: PendingAction, people: People) -> str:
+    """A one-line reading of an action still in the outbox (`close · decision: approve`)."""
+    body = pending.action.model_dump(mode="json", exclude_none=True)
+    parts = [label(pending.action.type)]
+    for key in ("body", "reason", "prompt", "comment", "note"):
+        value = body.get(key)
+        if isinstance(value, str) and value.strip():
+            parts.append(f"“{shorten(value, 60)}”")
+            break
+    for key in ("decision", "proposed_decision"):
+        if isinstance(body.get(key), str):
+            parts.append(f"{label(key)}: {label(body[key])}")
+    if "assignee_id" in body:
+        parts.append(f"to {people.name(body['assignee_id'], nobody='nobody')}")
+    if body.get("escalate_to"):
+        parts.append(f"to {people.name(body['escalate_to'])}")
+    return shorten(" · ".join(parts), SUMMARY_MAX)
 
 
 def _escalation_items(items: list[Any], people: People) -> str:

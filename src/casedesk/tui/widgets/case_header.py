@@ -4,9 +4,17 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from casedesk.domain.enums import CaseStatus, Decision, RiskTier, SlaStatus
+from casedesk.domain.enums import ActionType, CaseStatus, Decision, RiskTier, SlaStatus
 from casedesk.domain.sla import countdown
-from casedesk.tui.widgets.case_format import NONE, CaseShown, label, sync_state, when
+from casedesk.tui.widgets.case_format import (
+    NONE,
+    CaseShown,
+    label,
+    pending_state,
+    pending_summary,
+    sync_state,
+    when,
+)
 from casedesk.tui.widgets.case_section import CaseSection
 
 SLA_TONES = {
@@ -17,6 +25,16 @@ SLA_TONES = {
 }
 RISK_TONES = {RiskTier.LOW: "good", RiskTier.MEDIUM: "warn", RiskTier.HIGH: "bad"}
 DECISION_TONES = {Decision.APPROVE: "good", Decision.REJECT: "bad", Decision.NONE: "muted"}
+HEADER_ACTIONS = frozenset(
+    {
+        ActionType.CLOSE,
+        ActionType.ASSIGN,
+        ActionType.QUERY,
+        ActionType.RESUME,
+        ActionType.REOPEN,
+    }
+)
+"""Pending actions that change the key facts (status, decision, assignee): named here."""
 STATUS_TONES = {
     CaseStatus.CLOSED: "muted",
     CaseStatus.QUERYING: "accent",
@@ -68,7 +86,27 @@ class CaseHeader(CaseSection):
             *self._pair("Type", self.text(case.type)),
             *self._pair("Flags", self._flags(shown)),
         )
-        return Group(title, facts)
+        pending = self._pending(shown)
+        return Group(title, facts) if pending is None else Group(title, facts, pending)
+
+    def _pending(self, shown: CaseShown) -> Text | None:
+        """`Pending  close · decision: approve (pending)  · 2 more in the tabs`."""
+        if not shown.pending:
+            return None
+        line = self.text("Pending  ", "label")
+        named = [p for p in shown.pending if p.action.type in HEADER_ACTIONS]
+        for index, pending in enumerate(named):
+            state, tone = pending_state(pending)
+            if index:
+                line.append("   ")
+            line.append_text(
+                self.line(pending_summary(pending, shown.people), (f" ({state})", tone))
+            )
+        others = len(shown.pending) - len(named)
+        if others:
+            more = f"{others} {'more ' if named else ''}in the tabs"
+            line.append_text(self.text(("   " if named else "") + more, "warn"))
+        return line
 
     def _pair(self, name: str, value: Text) -> tuple[Text, Text]:
         return self.text(name, "label"), value

@@ -6,15 +6,19 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from casedesk.domain.enums import OverrideStatus, ProposedDecision
+from casedesk.domain.actions import EscalateAction
+from casedesk.domain.enums import ActionType, OverrideStatus, ProposedDecision
 from casedesk.domain.records import Escalation, Override
 from casedesk.domain.sla import countdown
+from casedesk.sync.service import PendingAction
 from casedesk.tui.widgets.case_format import (
     NONE,
     CaseShown,
     label,
     not_fetched,
     payload_summary,
+    pending_state,
+    pending_summary,
     when,
 )
 from casedesk.tui.widgets.case_section import CaseSection
@@ -26,23 +30,54 @@ OVERRIDE_TONES = {
     OverrideStatus.REFUSED: "bad",
     OverrideStatus.CANCELLED: "muted",
 }
+ESCALATION_ACTIONS = frozenset(
+    {ActionType.ESCALATE, ActionType.UPDATE_ESCALATION, ActionType.COMPLETE_ESCALATION}
+)
+OVERRIDE_ACTIONS = frozenset(
+    {
+        ActionType.REQUEST_OVERRIDE,
+        ActionType.ACCEPT_OVERRIDE,
+        ActionType.REFUSE_OVERRIDE,
+        ActionType.CANCEL_OVERRIDE,
+    }
+)
+
+
+def _pending_of(shown: CaseShown, kinds: frozenset[ActionType]) -> list[PendingAction]:
+    return [p for p in shown.pending if p.action.type in kinds]
 
 
 class CaseEscalations(CaseSection):
-    """Escalations, active ones first; an overdue follow-up is marked."""
+    """Escalations, active ones first; an overdue follow-up is marked.
+
+    Escalation actions still in the outbox come first, marked pending or parked.
+    """
 
     def build(self, shown: CaseShown) -> RenderableType:
         escalations = shown.view.escalations
+        waiting = _pending_of(shown, ESCALATION_ACTIONS)
+        parts: list[RenderableType] = [self._pending(p, shown) for p in waiting]
         if escalations is None:
-            return self.notice(not_fetched("Escalations", shown))
+            return Group(*parts, self.notice(not_fetched("Escalations", shown)))
         if not escalations:
-            return self.notice("No escalations.")
+            return Group(*parts, self.notice("No escalations."))
         ordered = sorted(escalations, key=lambda e: e.created_at, reverse=True)
         ordered.sort(key=lambda e: e.is_completed)  # stable: active first, newest first in each
-        parts: list[RenderableType] = []
         for escalation in ordered:
             parts += [self._head(escalation), Padding(self._body(escalation, shown), INDENT)]
         return Group(*parts)
+
+    def _pending(self, pending: PendingAction, shown: CaseShown) -> RenderableType:
+        state, tone = pending_state(pending)
+        action = pending.action
+        if not isinstance(action, EscalateAction):
+            summary = pending_summary(pending, shown.people)
+            return Group(self.line((f"⧗ {state}", tone), "  ", summary), Text())
+        head = self.line((f"▲ {state}", tone), "  ", ("new escalation", "strong"))
+        rows = [("Reason", self.text(action.reason))]
+        if action.escalate_to is not None:
+            rows.append(("Assigned to", self.text(shown.people.name(action.escalate_to))))
+        return Group(head, Padding(self.fields(rows, label_width=14), INDENT))
 
     def _head(self, escalation: Escalation) -> Text:
         state = ("✓ completed", "muted") if escalation.is_completed else ("▲ active", "warn")
@@ -83,13 +118,17 @@ class CaseOverrides(CaseSection):
 
     def build(self, shown: CaseShown) -> RenderableType:
         overrides = shown.view.overrides
+        parts: list[RenderableType] = []
+        for pending in _pending_of(shown, OVERRIDE_ACTIONS):
+            state, tone = pending_state(pending)
+            summary = pending_summary(pending, shown.people)
+            parts += [self.line((f"⧗ {state}", tone), "  ", summary), Text()]
         if overrides is None:
-            return self.notice(not_fetched("Overrides", shown))
+            return Group(*parts, self.notice(not_fetched("Overrides", shown)))
         if not overrides:
-            return self.notice("No override requests.")
+            return Group(*parts, self.notice("No override requests."))
         ordered = sorted(overrides, key=lambda o: o.created_at, reverse=True)
         ordered.sort(key=lambda o: o.status is not OverrideStatus.PENDING)
-        parts: list[RenderableType] = []
         for override in ordered:
             parts += [self._head(override), Padding(self._body(override, shown), INDENT)]
         return Group(*parts)
