@@ -2,7 +2,7 @@
 
 from pathlib import Path, PurePath
 
-STYLESHEETS = ("base.tcss", "queue.tcss", "case.tcss", "outbox.tcss")
+STYLESHEETS = ("base.tcss", "queue.tcss", "case.tcss", "forms.tcss", "outbox.tcss")
 
 
 def styles_dir() -> Path:
