@@ -21,6 +21,11 @@ the next run), then measures:
 - `cache_load_ms`: `LocalStore.open` + the queue rows, in a fresh process
   (imports excluded). Goal: <= 50 ms at 10k, <= 250 ms at 50k.
 
+`--json PATH` writes one record per figure and size: `{"size", "figure",
+"value", "unit", "floor", "ratio"}`; for `full_sync_ratio`, `value` is the
+pull and `floor` the plain fetch (both ms) and `ratio` their quotient; the
+other figures have no floor (`null`).
+
 Medians of `--runs`. `--profile DIR` writes pyinstrument HTML reports of one
 full pull, one incremental pull and one cache load per size.
 """
@@ -52,6 +57,7 @@ from casedesk.api.retry import RetryPolicy
 from casedesk.api.secret import ApiKey
 from casedesk.store.local import LocalStore
 from casedesk.sync import pull as pulling
+from casedesk.sync.events import SyncProgress
 from casedesk.sync.service import CaseService
 
 GOALS: dict[str, dict[int, float]] = {
@@ -229,12 +235,29 @@ class _Profile:
         print(f"    profile: {self.path} (and {text.name})")
 
 
+class Phases:
+    """When a pull reported each phase: where its wall time goes, without a profiler."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.marks: dict[str, float] = {}
+
+    def __call__(self, event: SyncProgress) -> None:
+        self.marks[event.phase] = time.perf_counter() - self.started
+
+    def split(self, total: float) -> dict[str, float]:
+        walked = self.marks.get("cases", 0.0)
+        writing = self.marks.get("writing", total)
+        return {"list walk": walked, "details": writing - walked, "write": total - writing}
+
+
 async def full_sync(
     server: Server, key: str, root: Path, runs: int, profile: Path | None
-) -> tuple[list[float], list[float], Path, dict[str, int]]:
+) -> tuple[list[float], list[float], list[dict[str, float]], Path, dict[str, int]]:
     """Alternate the floor and the engine, `runs` times each; returns both series and a store."""
     floors: list[float] = []
     pulls: list[float] = []
+    splits: list[dict[str, float]] = []
     shape: dict[str, int] = {}
     kept = root / "store-0"
     for run in range(runs):
@@ -242,9 +265,11 @@ async def full_sync(
         floors.append(seconds)
         data_dir = root / f"store-{run}"
         service = service_for(server.base_url, key, data_dir)
+        phases = Phases()
         with profiled(profile if run == 0 else None):
-            seconds, result = await timed(partial(service.pull, full=True))
+            seconds, result = await timed(partial(service.pull, full=True, progress=phases))
         pulls.append(seconds)
+        splits.append(phases.split(seconds))
         assert result.cases == shape["cases"] and result.details == shape["details"], (
             result,
             shape,
@@ -252,7 +277,7 @@ async def full_sync(
         await close(service)
         if run:
             shutil.rmtree(data_dir)
-    return floors, pulls, kept, shape
+    return floors, pulls, splits, kept, shape
 
 
 async def incremental_sync(
@@ -408,7 +433,7 @@ async def bench_size(
         def profile(name: str) -> Path | None:
             return None if profile_dir is None else profile_dir / f"{name}-{size}.html"
 
-        floors, pulls, store_dir, shape = await full_sync(
+        floors, pulls, splits, store_dir, shape = await full_sync(
             server, key, work, runs, profile("full_pull")
         )
         floor, pull = statistics.median(floors), statistics.median(pulls)
@@ -419,8 +444,12 @@ async def bench_size(
         )
         print(f"  plain httpx + orjson (floor):    {spread(floors)}")
         print(f"  CaseService.pull(full=True):     {spread(pulls)}")
+        parts = ", ".join(
+            f"{name} {ms(statistics.median(split[name] for split in splits))}" for name in splits[0]
+        )
+        print(f"    of which (medians): {parts}")
         print(f"  ratio: {ratio:.2f}x{verdict('full_sync_ratio', size, ratio)}")
-        records.append(record(size, "full_sync_ratio", ratio, "x", floor, ratio))
+        records.append(record(size, "full_sync_ratio", pull * 1000, "ms", floor * 1000, ratio))
 
         samples, received = await incremental_sync(
             server, key, store_dir, runs, profile("incremental_pull")
