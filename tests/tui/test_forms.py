@@ -22,13 +22,15 @@ from textual.widgets import TextArea
 from casedesk.api.client import CaseApiClient
 from casedesk.api.retry import RetryPolicy
 from casedesk.api.secret import ApiKey
+from casedesk.domain import limits
 from casedesk.server_process import ServerProcess, free_port, start_server
 from casedesk.store.local import LocalStore
 from casedesk.sync.service import CaseService
 from casedesk.tui.app import CasedeskApp
 from casedesk.tui.forms.base import ActionForm
+from casedesk.tui.forms.confirm import ConfirmScreen
 from casedesk.tui.forms.fields import FormField
-from casedesk.tui.screens.case import CaseScreen
+from casedesk.tui.screens.case import CASE_ACTIONS, CaseScreen
 from casedesk.tui.screens.queue import QueueScreen
 from casedesk.tui.settings import ConsoleSettings
 from casedesk.tui.widgets.case_header import CaseHeader
@@ -55,6 +57,9 @@ class Server:
 
     def key(self, roles: set[str]) -> str:
         return str(self.user(roles)["api_key"])
+
+    def user_id(self, roles: set[str]) -> str:
+        return str(self.get("/v1/me", roles)["id"])
 
     def http(self, roles: set[str] | None = None) -> httpx.Client:
         key = self.key(roles or {"reviewer"})
@@ -167,6 +172,12 @@ async def open_case(pilot: Any, case_id: str) -> CaseScreen:
     return screen
 
 
+def case_screen(app: CasedeskApp) -> CaseScreen:
+    screen = app.screen
+    assert isinstance(screen, CaseScreen), type(screen).__name__
+    return screen
+
+
 def form(app: CasedeskApp) -> ActionForm:
     screen = app.screen
     assert isinstance(screen, ActionForm), type(screen).__name__
@@ -242,3 +253,370 @@ async def test_a_comment_typed_and_sent_lands_on_the_server_and_in_the_chat(
         await pilot.press("2")
         assert "Looks fine" in tab(app, "chat")
         assert "pending" not in tab(app, "chat")
+
+
+async def test_a_blank_or_too_long_comment_is_named_under_its_field_and_nothing_is_queued(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = server.new_case("Comment invalid")
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("c", "ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "body") == "Required."
+        await pilot.press("space", "space", "ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "body") == "Must not be blank."
+        too_long = limits.COMMENT_BODY_MAX + 1
+        set_text(app, "body", "x" * too_long)
+        await pilot.pause()
+        counter = field(app, "body").counter
+        assert str(counter.render()) == f"{too_long}/{limits.COMMENT_BODY_MAX}"
+        assert counter.has_class("-over")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "body").startswith(f"Too long: {too_long} characters")
+        assert not form(app).submitted  # the form stays open and editable
+        assert desk.service.case_outbox(uuid.UUID(case["id"])) == []
+    assert server.actions(case["id"], "comment") == []
+
+
+# -- escalate ------------------------------------------------------------------------------
+
+
+async def test_escalating_to_a_person_picked_by_part_of_their_name(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = server.new_case("Escalate happy")
+    target = next(
+        u for u in server.process.demo_users() if u["email"].startswith("ingrid.halvorsen")
+    )
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("e", *"KYB docs", "tab", *"halv", "enter")
+        assert str(field(app, "reason").counter.render()) == f"8/{limits.ESCALATE_REASON_MAX}"
+        picked = field(app, "escalate_to").value
+        assert isinstance(picked, list) and len(picked) == 1
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        await pilot.press("3")
+        assert "KYB docs" in tab(app, "escalations")
+    escalations = server.get(f"/v1/cases/{case['id']}/escalations")
+    assert len(escalations) == 1
+    assert escalations[0]["reason"] == "KYB docs"
+    [entry] = server.actions(case["id"], "escalate")
+    assert entry["payload"]["escalate_to"] == picked[0]
+    assert target["name"] in {u.name for u in desk.service.users() if str(u.id) == picked[0]}
+
+
+async def test_escalate_names_a_blank_reason_a_too_long_one_and_a_person_never_picked(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = server.new_case("Escalate invalid")
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("e", "ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "reason") == "Required."
+        set_text(app, "reason", "r" * (limits.ESCALATE_REASON_MAX + 1))
+        await pilot.press("tab", *"nobody-at-all", "ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "escalate_to").startswith("No one picked for “nobody-at-all”")
+        await pilot.press("ctrl+a", "ctrl+k")  # empty the person field: the reason is next
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "reason").startswith("Too long")
+        assert error_of(app, "escalate_to") == ""
+        assert isinstance(app.screen, ActionForm)
+    assert server.actions(case["id"], "escalate") == []
+
+
+# -- close ---------------------------------------------------------------------------------
+
+
+async def test_closing_asks_a_confirmation_naming_the_case_then_closes_it_on_the_server(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = server.new_case("Close happy")
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("x", "down", "enter", "tab", *"All clear", "ctrl+s")
+        await settle(pilot)
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        question = str(confirm.question)
+        assert case["reference"] in question and case["name"] in question
+        assert "reject" in question
+        await pilot.press("n")  # back to the form, nothing queued, still editable
+        await settle(pilot)
+        assert not form(app).submitted
+        assert desk.service.case_outbox(uuid.UUID(case["id"])) == []
+        await pilot.press("ctrl+s", "y")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        assert "closed" in header(app).casefold()
+    closed = server.get(f"/v1/cases/{case['id']}")
+    assert (closed["status"], closed["decision"]) == ("closed", "reject")
+    [entry] = server.actions(case["id"], "close")
+    assert entry["payload"]["comment"] == "All clear"
+
+
+async def test_close_without_a_decision_or_with_a_too_long_comment_is_refused_by_the_form(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = server.new_case("Close invalid")
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("x")
+        set_text(app, "comment", "c" * (limits.DECISION_COMMENT_MAX + 1))
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "decision") == "Required."
+        assert error_of(app, "comment").startswith("Too long")
+        assert isinstance(app.screen, ActionForm)  # no confirmation for an invalid form
+    assert server.actions(case["id"], "close") == []
+
+
+# -- overrides and roles -------------------------------------------------------------------
+
+
+async def test_an_override_requested_by_a_contributor_is_refused_by_the_reviewer_it_names(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = server.new_case("Override")
+    zoe = server.user_id(REVIEWER)
+    contributor = await desks(CONTRIBUTOR, name="contributor")
+    app = contributor.app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_case(pilot, case["id"])
+        assert "close" not in footer_keys(screen)  # a contributor sees no close
+        await pilot.press("x")
+        assert isinstance(app.screen, CaseScreen)
+        await pilot.press("o", "ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "reason") == "Required."
+        assert error_of(app, "proposed_decision") == "Required."
+        await pilot.press(*"Docs are fine", "tab", "enter", "tab", *"zo", "enter", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        offered = footer_keys(case_screen(app))
+        assert "cancel_override" in offered  # its creator may cancel it, not decide it
+        assert not {"accept_override", "refuse_override"} & offered
+    [override] = server.get(f"/v1/cases/{case['id']}/overrides")
+    assert override["status"] == "pending"
+    assert override["proposed_decision"] == "approve"
+    assert override["reviewer_ids"] == [zoe]
+
+    reviewer = await desks(REVIEWER, name="reviewer")
+    app = reviewer.app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_case(pilot, case["id"])
+        offered = footer_keys(screen)
+        assert {"accept_override", "refuse_override"} <= offered
+        assert "cancel_override" not in offered
+        assert "close" not in offered  # a pending override holds the decision
+        await pilot.press("R")
+        assert "Docs are fine" in str(app.screen.query_one("#form-intro").render())
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "comment") == "Required."  # refusing needs a reason
+        await pilot.press(*"Missing UBO", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+    [override] = server.get(f"/v1/cases/{case['id']}/overrides")
+    assert (override["status"], override["decision_comment"]) == ("refused", "Missing UBO")
+
+
+async def test_the_creator_cancels_an_override_after_confirming(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = server.new_case("Override cancel")
+    server.post(
+        f"/v1/cases/{case['id']}/actions",
+        {"type": "request_override", "reason": "why not", "proposed_decision": "reject"},
+        CONTRIBUTOR,
+    )
+    desk = await desks(CONTRIBUTOR)
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("X")
+        assert "why not" in str(app.screen.query_one("#form-intro").render())
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+    [override] = server.get(f"/v1/cases/{case['id']}/overrides")
+    assert override["status"] == "cancelled"
+
+
+async def test_a_closed_case_offers_only_reopen_to_a_reviewer_and_nothing_to_a_contributor(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = server.new_case("Closed")
+    server.post(f"/v1/cases/{case['id']}/actions", {"type": "close", "decision": "none"})
+    for roles, wanted in ((REVIEWER, {"reopen"}), (CONTRIBUTOR, set())):
+        desk = await desks(roles, name="-".join(sorted(roles)))
+        app = desk.app()
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_case(pilot, case["id"])
+            assert footer_keys(screen) & set(CASE_ACTIONS) == wanted
+        await desk.close()
+
+
+# -- offline, replay, parked -----------------------------------------------------------------
+
+
+async def test_offline_a_comment_and_a_close_are_queued_shown_pending_and_replayed_once(
+    server: Server, desks: DeskFactory
+) -> None:
+    chatty, closing = server.new_case("Offline chat"), server.new_case("Offline close")
+    desk = await desks(offline=True)
+    app = desk.app()
+    seen: list[Message] = []
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await open_case(pilot, chatty["id"])
+        await pilot.press("c", *"Written on a train", "ctrl+s")
+        await settle(pilot)
+        assert any(n.endswith("queued — will be sent when online.") for n in notes(seen))
+        assert "1 in the tabs" in header(app)
+        await pilot.press("2")
+        chat = tab(app, "chat")
+        assert "Written on a train" in chat and "pending" in chat
+        await pilot.press("escape")
+        await open_case(pilot, closing["id"])
+        await pilot.press("x", "enter", "ctrl+s", "y")
+        await settle(pilot)
+        assert "Pending close · decision: approve (pending)" in header(app)
+    for case, kind in ((chatty, "comment"), (closing, "close")):
+        [pending] = desk.service.case_outbox(uuid.UUID(case["id"]))
+        assert (pending.action.type, pending.parked) == (kind, False)
+        assert server.actions(case["id"], kind) == []
+    await desk.close()
+
+    online = await open_desk(desk.data_dir, server.base_url, server.key(REVIEWER), sync=False)
+    try:
+        await online.service.sync()
+        await online.service.sync()  # a second replay changes nothing
+        assert online.service.outbox() == []
+    finally:
+        await online.close()
+    assert len(server.actions(chatty["id"], "comment")) == 1
+    assert len(server.actions(closing["id"], "close")) == 1
+
+
+async def test_an_action_the_api_refuses_is_shown_parked_with_its_reason(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = server.new_case("Parked")
+    desk = await desks(offline=True)
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("x", "enter", "ctrl+s", "y")
+        await settle(pilot)
+    await desk.close()
+    # Meanwhile someone else acts: the close was decided on a revision that is gone.
+    server.post(f"/v1/cases/{case['id']}/actions", {"type": "comment", "body": "news"})
+    online = await open_desk(desk.data_dir, server.base_url, server.key(REVIEWER), sync=False)
+    try:
+        app = online.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await open_case(pilot, case["id"])
+            app.action_sync()
+            await settle(pilot)
+            await settle(pilot)
+            [parked] = online.service.case_outbox(uuid.UUID(case["id"]))
+            assert parked.parked and parked.reason
+            assert f"(parked: {parked.reason}" in header(app)
+    finally:
+        await online.close()
+    assert server.actions(case["id"], "close") == []
+
+
+# -- drafts and double submit ----------------------------------------------------------------
+
+
+async def test_a_draft_survives_escape_and_a_restart_and_goes_once_the_comment_is_sent(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = server.new_case("Draft")
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("c", *"half a thought", "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        await pilot.press("c")
+        assert field(app, "body").value == "half a thought"
+        await pilot.press("escape")
+        await settle(pilot)
+    await desk.close()
+
+    again = await open_desk(desk.data_dir, server.base_url, server.key(REVIEWER), sync=False)
+    try:
+        app = again.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await open_case(pilot, case["id"])
+            await pilot.press("c")
+            assert field(app, "body").value == "half a thought"
+            await pilot.press(*", finished", "ctrl+s")
+            await settle(pilot)
+            await pilot.press("c")
+            assert field(app, "body").value == ""  # sent: the draft is gone
+            await pilot.press("escape")
+            await settle(pilot)
+        assert again.service.draft(uuid.UUID(case["id"]), "comment") is None
+    finally:
+        await again.close()
+    [comment] = server.actions(case["id"], "comment")
+    assert comment["payload"]["body"] == "half a thought, finished"
+
+
+async def test_a_double_submit_queues_and_sends_once(server: Server, desks: DeskFactory) -> None:
+    case = server.new_case("Double")
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("c", *"only once", "ctrl+s", "ctrl+s", "enter")
+        await settle(pilot)
+        await pilot.press("e", *"once too")
+        button = app.screen.query_one("#form-submit")
+        await pilot.click(button)
+        await pilot.click(button)
+        await settle(pilot)
+    items = [
+        item for item in desk.service.outbox(include_done=True) if str(item.case_id) == case["id"]
+    ]
+    assert sorted(item.type for item in items) == ["comment", "escalate"]
+    assert len(server.actions(case["id"], "comment")) == 1
+    assert len(server.actions(case["id"], "escalate")) == 1
+
+
+async def test_assign_to_me_needs_no_form_and_a_notification_confirms_it(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = server.new_case("Assign")
+    desk = await desks()
+    app = desk.app()
+    seen: list[Message] = []
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        screen = await open_case(pilot, case["id"])
+        await pilot.press("a")
+        await settle(pilot)
+        assert any(n == f"Assign on {case['reference']}: sent." for n in notes(seen))
+        assert screen.check_action("assign_me", ()) is None  # already mine: dimmed
+    me = server.user_id(REVIEWER)
+    assert server.get(f"/v1/cases/{case['id']}")["assignee"]["id"] == me
