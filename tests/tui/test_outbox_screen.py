@@ -32,7 +32,7 @@ from casedesk.tui.settings import ConsoleSettings
 from casedesk.tui.widgets.outbox_dialogs import ConfirmDialog, ItemDetailsDialog
 from casedesk.tui.widgets.outbox_table import OutboxTable
 
-SIZE = (160, 50)
+SIZE = (220, 50)  # wide enough for whole error messages in their column
 ONE_TRY = RetryPolicy(attempts=1)
 
 
@@ -146,7 +146,7 @@ async def test_o_opens_the_outbox_listing_a_parked_rejection_with_its_message_an
         await settle(pilot)
         screen = outbox_of(app)
         assert screen.table.row_count == 1
-        case, action, age, tries, next_try, state, error = row_text(screen.table, 0)
+        case, action, age, tries, next_try, state, fields, error = row_text(screen.table, 0)
         assert (case, action, tries, state) == (
             reference,
             "update escalation",
@@ -155,7 +155,7 @@ async def test_o_opens_the_outbox_listing_a_parked_rejection_with_its_message_an
         )
         assert age == "just now" and next_try == "when you retry"
         assert error.startswith("Escalation not found: ")
-        assert error.endswith("[escalations.0.escalation_id]")
+        assert fields == "escalations.0.escalation_id"
         assert "1 parked" in text_of(screen.query_one("#outbox-summary", Static))
 
         await pilot.press("enter")
@@ -190,7 +190,7 @@ async def test_error_text_from_the_api_is_shown_literally(desk: Desk) -> None:
         await pilot.press("O")
         await settle(pilot)
         table = outbox_of(app).table
-        assert row_text(table, 0)[6] == hostile
+        assert row_text(table, 0)[7] == hostile
         await pilot.press("enter")
         await pilot.pause()
         dialog = app.screen
@@ -237,7 +237,7 @@ async def test_retry_parks_again_while_the_cause_remains(desk: Desk) -> None:
         assert table.row_count == 1
         row = row_text(table, 0)
         assert row[3] == "2" and row[5] == "parked: rejected"
-        assert row[6] == "The case is closed; the only action it takes is reopen."
+        assert row[7] == "The case is closed; the only action it takes is reopen."
         assert any("parked again: The case is closed" in m for m in said(seen))
     assert desk.effects(reference, "escalate") == before
 

@@ -9,15 +9,27 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, Tab, Tabs
 
+from casedesk.domain import limits
+from casedesk.domain.actions import AssignAction, CaseAction
+from casedesk.domain.enums import ActionType
 from casedesk.domain.query import Query, QueryError, parse_query
 from casedesk.domain.views import VIEWS, VIEWS_BY_KEY
 from casedesk.sync.service import CaseService
 from casedesk.sync.snapshot import QueueSnapshot
+from casedesk.tui.bulk import BulkPlan, plan_bulk, refusals_text, run_bulk, summary
 from casedesk.tui.messages import CacheChanged, ClockTicked
 from casedesk.tui.screens.base import DeskScreen
+from casedesk.tui.screens.bulk import (
+    BulkCloseDialog,
+    BulkTextDialog,
+    comment_builder,
+    escalate_builder,
+)
 from casedesk.tui.screens.case import CaseScreen
+from casedesk.tui.screens.outbox import announce_cache_changed
 from casedesk.tui.widgets.case_table import SORTABLE, CaseTable
 from casedesk.tui.widgets.filter_bar import FilterBar
+from casedesk.tui.widgets.outbox_dialogs import ConfirmDialog
 from casedesk.tui.widgets.status_bar import StatusBar
 
 
@@ -37,6 +49,10 @@ class QueueScreen(DeskScreen):
         Binding("slash", "filter", "Filter", id="queue.filter"),
         Binding("s", "sort", "Sort", id="queue.sort"),
         Binding("S", "reverse_sort", "Reverse", id="queue.reverse"),
+        Binding("a", "bulk('assign')", "Assign marked to me", id="queue.bulk_assign"),
+        Binding("e", "bulk('escalate')", "Escalate marked", id="queue.bulk_escalate"),
+        Binding("c", "bulk('comment')", "Comment on marked", id="queue.bulk_comment"),
+        Binding("x", "bulk('close')", "Close marked", id="queue.bulk_close"),
         *_view_bindings(),
     ]
 
@@ -178,6 +194,75 @@ class QueueScreen(DeskScreen):
     @on(CaseTable.MarksChanged)
     def _marks_changed(self, event: CaseTable.MarksChanged) -> None:
         self.status_bar.marked = event.count
+        self.refresh_bindings()
+
+    # -- bulk actions on marked rows -------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:  # noqa: ARG002
+        """Bulk keys exist only while rows are marked."""
+        if action == "bulk":
+            return self.is_mounted and bool(self.table.marked)
+        return True
+
+    def action_bulk(self, kind: str) -> None:
+        """Refuse up front what the user may not do, ask what the action needs, then queue."""
+        plan = plan_bulk(self.service, self.table.marked, ActionType(kind))
+        if not plan.accepted:
+            self.notify(
+                f"Queued 0 of {plan.total}: {refusals_text(plan)}.",
+                title="Nothing queued",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if plan.action is ActionType.ASSIGN:
+            me = self.service.me()
+            if me is not None:
+                self.queue_bulk(plan, AssignAction(type=ActionType.ASSIGN, assignee_id=me.id))
+        elif plan.action is ActionType.CLOSE:
+            self.app.push_screen(BulkCloseDialog(plan=plan), lambda a: self._confirm_close(plan, a))
+        else:
+            escalate = plan.action is ActionType.ESCALATE
+            dialog = BulkTextDialog(
+                title=f"{'Escalate' if escalate else 'Comment on'} {len(plan.accepted)} cases",
+                field="Reason" if escalate else "Comment",
+                limit=limits.ESCALATE_REASON_MAX if escalate else limits.COMMENT_BODY_MAX,
+                plan=plan,
+                build=escalate_builder if escalate else comment_builder,
+            )
+            self.app.push_screen(dialog, lambda action: self._queue_if(plan, action))
+
+    def _queue_if(self, plan: BulkPlan, action: CaseAction | None) -> None:
+        if action is not None:
+            self.queue_bulk(plan, action)
+
+    def _confirm_close(self, plan: BulkPlan, action: CaseAction | None) -> None:
+        if action is None:
+            return
+        count = len(plan.accepted)
+        decision = getattr(action, "decision", "none")
+        question = (
+            f"Close {count} case{'s' if count != 1 else ''} with decision "
+            f'"{decision}"? Only a reviewer can reopen them, one by one.'
+        )
+        self.app.push_screen(
+            ConfirmDialog(question, confirm=f"Close {count}", danger=True),
+            lambda yes: self._queue_if(plan, action if yes else None),
+        )
+
+    @work(exclusive=True, group="bulk", exit_on_error=False)
+    async def queue_bulk(self, plan: BulkPlan, action: CaseAction) -> None:
+        """One outbox item per case, one push; then the summary, and the marks are cleared."""
+        outcome = await run_bulk(self.service, plan, action)
+        self.table.clear_marks()
+        announce_cache_changed(self.app)
+        self.notify(
+            summary(outcome),
+            title=f"Bulk {plan.action.value}",
+            severity="warning" if outcome.refused or outcome.parked else "information",
+            timeout=12,
+            markup=False,
+        )
 
     @on(CaseTable.CaseChosen)
     def _case_chosen(self, event: CaseTable.CaseChosen) -> None:

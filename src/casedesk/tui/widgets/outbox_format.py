@@ -165,13 +165,16 @@ def next_try(item: OutboxEntry, now: datetime) -> str:
     return "now"
 
 
-def error_summary(item: OutboxEntry) -> str:
-    """The API's message word for word, then the field paths it names."""
-    error = item.last_error
-    if error is None:
-        return ""
-    paths = [detail.path for detail in error.details if detail.path]
-    return f"{error.message} [{', '.join(paths)}]" if paths else error.message
+def error_message(item: OutboxEntry) -> str:
+    """The API's last message about the item, word for word."""
+    return item.last_error.message if item.last_error is not None else ""
+
+
+def error_paths(item: OutboxEntry) -> list[str]:
+    """The fields the last error names (`escalations.0.escalation_id`), in its order."""
+    if item.last_error is None:
+        return []
+    return list(dict.fromkeys(d.path for d in item.last_error.details if d.path))
 
 
 def item_report(item: OutboxEntry, now: datetime) -> Text:

@@ -13,27 +13,33 @@ from casedesk.tui.widgets.outbox_format import (
     OutboxEntry,
     age,
     case_label,
-    error_summary,
+    error_message,
+    error_paths,
     is_parked,
     next_try,
     state_label,
 )
 
-COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    ("case", "Case", 12),
-    ("action", "Action", 20),
-    ("age", "Age", 9),
-    ("attempts", "Tries", 5),
-    ("next", "Next try", 22),
-    ("state", "State", 26),
-    ("error", "Last error", None),
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("case", "Case"),
+    ("action", "Action"),
+    ("age", "Age"),
+    ("attempts", "Tries"),
+    ("next", "Next try"),
+    ("state", "State"),
+    ("fields", "Fields"),
+    ("error", "Last error"),
 )
+"""Key and title of each column; each is as wide as its content, the error takes the rest."""
+FIELDS_MAX = 32
+ERROR_MIN = 20
 
 
 class OutboxTable(DataTable[Text]):
     """Pending, sending and parked items; the cursor stays on its item across refreshes.
 
     Every cell is `Text`: an error message or a reference is never parsed as markup.
+    A long error is cut to the width left for it; Enter shows it whole.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -55,10 +61,7 @@ class OutboxTable(DataTable[Text]):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, cursor_type="row", zebra_stripes=True)
         self._items: dict[str, OutboxEntry] = {}
-
-    def on_mount(self) -> None:
-        for key, title, width in COLUMNS:
-            self.add_column(title, key=key, width=width)
+        self._now: datetime | None = None
 
     @property
     def current(self) -> OutboxEntry | None:
@@ -76,15 +79,32 @@ class OutboxTable(DataTable[Text]):
         current = self.current
         keep = str(current.id) if current is not None else None
         position = self.cursor_row
-        self.clear()
+        rows = [_cells(item, now) for item in items]
+        widths = [
+            max([len(title), *(row[index].cell_len for row in rows)])
+            for index, (_, title) in enumerate(COLUMNS)
+        ]
+        widths[-2] = min(widths[-2], FIELDS_MAX)
+        used = sum(widths[:-1]) + 2 * self.cell_padding * len(COLUMNS)
+        widths[-1] = max(ERROR_MIN, min(widths[-1], self.scrollable_content_region.width - used))
+        self.clear(columns=True)
+        for (key, title), width in zip(COLUMNS, widths, strict=True):
+            self.add_column(title, key=key, width=width)
+        for item, row in zip(items, rows, strict=True):
+            row[-2].truncate(widths[-2], overflow="ellipsis")
+            row[-1].truncate(widths[-1], overflow="ellipsis")
+            self.add_row(*row, key=str(item.id))
         self._items = {str(item.id): item for item in items}
-        for item in items:
-            self.add_row(*_cells(item, now), key=str(item.id))
+        self._now = now
         if not items:
             return
         if keep is not None and keep in self._items:
             position = self.get_row_index(keep)
         self.move_cursor(row=max(0, min(position, self.row_count - 1)), animate=False)
+
+    def on_resize(self) -> None:
+        if self._now is not None:
+            self.show(list(self._items.values()), self._now)
 
 
 def _cells(item: OutboxEntry, now: datetime) -> list[Text]:
@@ -97,5 +117,6 @@ def _cells(item: OutboxEntry, now: datetime) -> list[Text]:
         Text(str(item.attempts), justify="right"),
         Text(next_try(item, now), no_wrap=True),
         Text(state_label(item), style=state_style, no_wrap=True),
-        Text(error_summary(item), style=error_style, no_wrap=True, overflow="ellipsis"),
+        Text(", ".join(error_paths(item)), style=error_style, no_wrap=True),
+        Text(error_message(item), style=error_style, no_wrap=True),
     ]
