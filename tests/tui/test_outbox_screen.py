@@ -5,7 +5,9 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -30,6 +32,7 @@ from casedesk.tui.screens.outbox import OutboxScreen
 from casedesk.tui.screens.queue import QueueScreen
 from casedesk.tui.settings import ConsoleSettings
 from casedesk.tui.widgets.outbox_dialogs import ConfirmDialog, ItemDetailsDialog
+from casedesk.tui.widgets.outbox_format import age, next_try, state_label
 from casedesk.tui.widgets.outbox_table import OutboxTable
 
 SIZE = (220, 50)  # wide enough for whole error messages in their column
@@ -125,6 +128,61 @@ def row_text(table: OutboxTable, index: int) -> list[str]:
 
 def said(seen: list[Message]) -> list[str]:
     return [m.notification.message for m in seen if isinstance(m, Notify)]
+
+
+# -- how an item is worded ------------------------------------------------------------
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def _item(**fields: Any) -> Any:
+    base = {"state": "queued", "attempts": 0, "next_attempt_at": None, "retry_after": None}
+    return SimpleNamespace(**(base | fields))
+
+
+@pytest.mark.parametrize(
+    ("item", "said"),
+    [
+        (_item(), "now"),
+        (_item(next_attempt_at=NOW - timedelta(seconds=3)), "now"),
+        (_item(next_attempt_at=NOW + timedelta(seconds=40)), "in 40s"),
+        (_item(next_attempt_at=NOW + timedelta(minutes=3)), "in 3m"),
+        (
+            _item(
+                next_attempt_at=NOW + timedelta(seconds=90),
+                retry_after=NOW + timedelta(seconds=120),
+            ),
+            "in 2m (Retry-After)",
+        ),
+        (_item(retry_after=NOW + timedelta(seconds=30)), "in 30s (Retry-After)"),
+        (_item(state="sending"), "sending…"),
+        (_item(state="parked"), "when you retry"),
+    ],
+)
+def test_next_try_says_when_an_item_goes_out(item: Any, said: str) -> None:
+    assert next_try(item, NOW) == said
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [(2, "just now"), (40, "40s ago"), (180, "3m ago"), (7200, "2h ago"), (3 * 86_400, "3d ago")],
+)
+def test_age_is_short_and_relative(seconds: int, said: str) -> None:
+    assert age(NOW - timedelta(seconds=seconds), NOW) == said
+
+
+@pytest.mark.parametrize(
+    ("reason", "said"),
+    [
+        ("rejected", "parked: rejected"),
+        ("conflict", "parked: conflict"),
+        ("defect", "parked: defect"),
+        ("needs_credentials", "parked: needs credentials"),
+    ],
+)
+def test_a_parked_item_says_why(reason: str, said: str) -> None:
+    assert state_label(_item(state="parked", park_reason=reason)) == said
+    assert state_label(_item(state="sending")) == "pending"
 
 
 # -- the list --------------------------------------------------------------------------

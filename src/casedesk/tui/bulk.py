@@ -141,6 +141,11 @@ async def run_bulk(service: CaseService, plan: BulkPlan, action: CaseAction) -> 
     return outcome
 
 
+def cases(count: int) -> str:
+    """`1 case`, `5 cases`."""
+    return f"{count} case{'' if count == 1 else 's'}"
+
+
 def _named(refusals: Sequence[Refusal]) -> str:
     shown = ", ".join(f"{r.reference} ({r.reason})" for r in refusals[:SUMMARY_NAMES_MAX])
     more = len(refusals) - SUMMARY_NAMES_MAX

@@ -20,7 +20,7 @@ from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static,
 from casedesk.domain import limits
 from casedesk.domain.actions import CaseAction, CloseAction, CommentAction, EscalateAction
 from casedesk.domain.enums import ActionType, Decision
-from casedesk.tui.bulk import BulkPlan, refusals_text
+from casedesk.tui.bulk import BulkPlan, cases, refusals_text
 
 REFERENCES_SHOWN = 6
 
@@ -43,7 +43,7 @@ def cases_line(plan: BulkPlan) -> Text:
     names = ", ".join(t.reference for t in plan.accepted[:REFERENCES_SHOWN])
     if count > REFERENCES_SHOWN:
         names += f" and {count - REFERENCES_SHOWN} more"
-    line = Text(f"{count} case{'s' if count != 1 else ''}: {names}")
+    line = Text(f"{cases(count)}: {names}")
     if plan.refused:
         line.append(f"\nLeft out — {refusals_text(plan)}", style="italic")
     return line
@@ -184,9 +184,7 @@ class BulkCloseDialog(ModalScreen[CloseAction | None]):
     def compose(self) -> ComposeResult:
         count = len(self.plan.accepted)
         with Vertical(classes="dialog"):
-            yield Static(
-                Text(f"Close {count} case{'s' if count != 1 else ''}"), classes="dialog-title"
-            )
+            yield Static(Text(f"Close {cases(count)}"), classes="dialog-title")
             yield Static(cases_line(self.plan), classes="dialog-hint")
             yield Label(Text("Decision"))
             with RadioSet(id="decision"):

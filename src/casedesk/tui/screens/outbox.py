@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -161,27 +161,28 @@ class OutboxScreen(DeskScreen):
                 self.reload()
                 return
         announce_cache_changed(self.app)
-        self.send_now(item.id)
+        # On the app, not this screen: leaving the outbox must not cancel a send half done.
+        self.app.run_worker(self.send_now(item.id), group="outbox-send", exit_on_error=False)
 
-    @work(exclusive=True, group="outbox-send", exit_on_error=False)
     async def send_now(self, item_id: UUID) -> None:
         """Push the outbox (backoff ignored, `Retry-After` kept), then say how `item_id` fared."""
+        app = self.app
         await self.service.push(ignore_backoff=True)
-        announce_cache_changed(self.app)
+        announce_cache_changed(app)
         item = next((i for i in self.service.outbox(include_done=True) if i.id == item_id), None)
         if item is None:
             return
         what = f"{action_word(item).capitalize()} on {case_label(item)}"
         if str(item.state) == PARKED:
             error = item.last_error.message if item.last_error else "no reason given"
-            self.notify(
+            app.notify(
                 f"{what} parked again: {error}", title="Not sent", severity="error", markup=False
             )
         elif str(item.state) == QUEUED:
             when = next_try(item, self.service.clock())
-            self.notify(f"{what} still queued; next try {when}.", markup=False)
+            app.notify(f"{what} still queued; next try {when}.", markup=False)
         else:
-            self.notify(f"{what} sent.", markup=False)
+            app.notify(f"{what} sent.", markup=False)
 
     def action_discard(self) -> None:
         item = self.table.current

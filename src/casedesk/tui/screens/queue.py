@@ -10,13 +10,13 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, Tab, Tabs
 
 from casedesk.domain import limits
-from casedesk.domain.actions import AssignAction, CaseAction
+from casedesk.domain.actions import AssignAction, CaseAction, CloseAction
 from casedesk.domain.enums import ActionType
 from casedesk.domain.query import Query, QueryError, parse_query
 from casedesk.domain.views import VIEWS, VIEWS_BY_KEY
 from casedesk.sync.service import CaseService
 from casedesk.sync.snapshot import QueueSnapshot
-from casedesk.tui.bulk import BulkPlan, plan_bulk, refusals_text, run_bulk, summary
+from casedesk.tui.bulk import BulkPlan, cases, plan_bulk, refusals_text, run_bulk, summary
 from casedesk.tui.messages import CacheChanged, ClockTicked
 from casedesk.tui.screens.base import DeskScreen
 from casedesk.tui.screens.bulk import (
@@ -224,7 +224,7 @@ class QueueScreen(DeskScreen):
         else:
             escalate = plan.action is ActionType.ESCALATE
             dialog = BulkTextDialog(
-                title=f"{'Escalate' if escalate else 'Comment on'} {len(plan.accepted)} cases",
+                title=f"{'Escalate' if escalate else 'Comment on'} {cases(len(plan.accepted))}",
                 field="Reason" if escalate else "Comment",
                 limit=limits.ESCALATE_REASON_MAX if escalate else limits.COMMENT_BODY_MAX,
                 plan=plan,
@@ -240,17 +240,18 @@ class QueueScreen(DeskScreen):
         if action is None:
             return
         count = len(plan.accepted)
-        decision = getattr(action, "decision", "none")
+        decision = action.decision.value if isinstance(action, CloseAction) else "none"
         question = (
-            f"Close {count} case{'s' if count != 1 else ''} with decision "
-            f'"{decision}"? Only a reviewer can reopen them, one by one.'
+            f'Close {cases(count)} with decision "{decision}"? '
+            "Only a reviewer can reopen them, one by one."
         )
         self.app.push_screen(
             ConfirmDialog(question, confirm=f"Close {count}", danger=True),
             lambda yes: self._queue_if(plan, action if yes else None),
         )
 
-    @work(exclusive=True, group="bulk", exit_on_error=False)
+    # Never exclusive: cancelling a worker mid-send would leave an item half sent.
+    @work(group="bulk", exit_on_error=False)
     async def queue_bulk(self, plan: BulkPlan, action: CaseAction) -> None:
         """One outbox item per case, one push; then the summary, and the marks are cleared."""
         outcome = await run_bulk(self.service, plan, action)
