@@ -69,8 +69,10 @@ def allowed_actions(
         mine = pending is not None and pending.creator_id == user_id
         if mine:
             allowed.add(ActionType.CANCEL_OVERRIDE)
-        elif pending is not None and reviewer and (
-            not pending.reviewer_ids or user_id in pending.reviewer_ids
+        elif (
+            pending is not None
+            and reviewer
+            and (not pending.reviewer_ids or user_id in pending.reviewer_ids)
         ):
             allowed |= {ActionType.ACCEPT_OVERRIDE, ActionType.REFUSE_OVERRIDE}
     return frozenset(allowed)
