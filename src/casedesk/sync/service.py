@@ -223,6 +223,19 @@ class CaseService:
         """
         return await self._send_now(queued.item, True)
 
+    async def edit_action(self, item_id: UUID, action: CaseAction, *, send: bool = True) -> Queued:
+        """Replace a parked (or never tried) action with the reviewer's corrected one, queue it
+        again (a new request: new keys) and try to send it. Decided on the case as cached now."""
+        current = self.store.outbox.get(item_id)
+        row = self.store.cache.row(current.case_id) if current.case_id is not None else None
+        item = await asyncio.to_thread(
+            self.store.outbox.edit,
+            item_id,
+            action,
+            seen_revision=row.revision if row is not None else None,
+        )
+        return await self._send_now(item, send)
+
     async def create_case(self, new_case: NewCase, *, send: bool = True) -> Queued:
         me = self.me()
         item = await asyncio.to_thread(

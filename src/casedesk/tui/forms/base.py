@@ -12,7 +12,7 @@ action is durably queued.
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -27,9 +27,10 @@ from textual.widgets import Button, Input, RadioSet, Static, TextArea
 
 from casedesk.domain.actions import CaseAction
 from casedesk.domain.case import Case
-from casedesk.sync.service import CaseService
+from casedesk.sync.service import CaseService, PendingAction
 from casedesk.tui.forms.confirm import ConfirmScreen
 from casedesk.tui.forms.fields import FieldValue, FormField
+from casedesk.tui.forms.people import UserPicker
 
 DRAFT_DELAY = 0.4
 """Seconds of quiet typing before the draft is written (each write is fsynced)."""
@@ -114,9 +115,22 @@ class ActionForm(ModalScreen[CaseAction | None]):
         self.case = case
         self.submitted = False
         """Set on the first valid submit: a second Ctrl+S or Enter does nothing."""
+        self.edited: PendingAction | None = None
+        """The outbox item this form corrects (a parked action), if it does."""
         self._saved: dict[str, FieldValue] = {}
         self._draft_timer: Timer | None = None
         self._draft_lock = asyncio.Lock()
+
+    def edit(self, pending: PendingAction) -> Self:
+        """Open on an action already in the outbox: its fields as queued, the API's errors
+        under the fields they name. Submitting replaces it (the case screen does that)."""
+        self.edited = pending
+        return self
+
+    @property
+    def draft_key(self) -> str:
+        """Under which name the draft is kept: a correction has its own, apart from new text."""
+        return self.FORM if self.edited is None else f"{self.FORM}@{self.edited.item_id}"
 
     # -- what subclasses provide -------------------------------------------------------
 
@@ -166,9 +180,12 @@ class ActionForm(ModalScreen[CaseAction | None]):
 
     def title_content(self) -> Content:
         """`Comment on CAS-000142 — Acme Ltd`, the case's name taken literally."""
-        return Content.assemble(
+        title = Content.assemble(
             (self.VERB, "bold"), " ", (self.case.reference, "bold"), " — ", self.case.name
         )
+        if self.edited is not None:
+            title = Content.assemble(("Correct a refused action: ", "bold"), title)
+        return title
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
@@ -192,12 +209,30 @@ class ActionForm(ModalScreen[CaseAction | None]):
         return {path: field.value for path, field in self.fields.items()}
 
     def on_mount(self) -> None:
-        if self.KEEPS_DRAFT:
-            saved = self.service.draft(self.case.id, self.FORM) or {}
-            for path, field in self.fields.items():
-                if path in saved:
-                    field.set_value(saved[path])
+        saved = self.service.draft(self.case.id, self.draft_key) if self.KEEPS_DRAFT else None
+        if saved is None and self.edited is not None:
+            saved = self._fields_of(self.edited.action)
+        for path, field in self.fields.items():
+            if saved and path in saved:
+                field.set_value(saved[path])
         self._saved = self.values()
+        if self.edited is not None:
+            details = [(d.path, d.message) for d in self.edited.details]
+            self.show_errors(details or [("", self.edited.reason or "Refused by the API.")])
+
+    def _fields_of(self, action: CaseAction) -> dict[str, FieldValue]:
+        """The fields' values of an action as queued (people fields hold lists of ids)."""
+        body = action.model_dump(mode="json", exclude_none=True)
+        values: dict[str, FieldValue] = {}
+        for path, field in self.fields.items():
+            value = body.get(path)
+            if value is None:
+                continue
+            if isinstance(field.editor, UserPicker):
+                values[path] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+            elif isinstance(value, str | bool | int | float):
+                values[path] = value
+        return values
 
     # -- drafts ------------------------------------------------------------------------
 
@@ -223,9 +258,9 @@ class ActionForm(ModalScreen[CaseAction | None]):
             if values == self._saved:
                 return
             if all(field.empty for field in self.fields.values()):
-                await self.service.clear_draft(self.case.id, self.FORM)
+                await self.service.clear_draft(self.case.id, self.draft_key)
             else:
-                await self.service.save_draft(self.case.id, self.FORM, values)
+                await self.service.save_draft(self.case.id, self.draft_key, values)
             self._saved = values
 
     def _stop_draft_timer(self) -> None:

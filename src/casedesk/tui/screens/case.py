@@ -23,7 +23,8 @@ from textual.worker import Worker, WorkerState
 from casedesk.domain.actions import AssignAction, CaseAction
 from casedesk.domain.enums import ActionType
 from casedesk.domain.permissions import allowed_actions
-from casedesk.sync.service import CaseService, Queued
+from casedesk.sync.service import CaseService, PendingAction, Queued
+from casedesk.tui.forms.base import ActionForm
 from casedesk.tui.forms.catalog import form_for
 from casedesk.tui.messages import CacheChanged, ClockTicked
 from casedesk.tui.screens.base import DeskScreen
@@ -34,23 +35,6 @@ from casedesk.tui.widgets.status_bar import StatusBar
 
 DETAILS_GROUP = "case-details"
 ACT_GROUP = "case-act"
-
-CASE_ACTIONS: dict[str, ActionType] = {
-    "comment": ActionType.COMMENT,
-    "escalate": ActionType.ESCALATE,
-    "query": ActionType.QUERY,
-    "resume": ActionType.RESUME,
-    "reopen": ActionType.REOPEN,
-    "assign_me": ActionType.ASSIGN,
-    "assign": ActionType.ASSIGN,
-    "request_override": ActionType.REQUEST_OVERRIDE,
-    "accept_override": ActionType.ACCEPT_OVERRIDE,
-    "refuse_override": ActionType.REFUSE_OVERRIDE,
-    "cancel_override": ActionType.CANCEL_OVERRIDE,
-    "close": ActionType.CLOSE,
-    "complete_escalation": ActionType.COMPLETE_ESCALATION,
-}
-"""Each action method of the screen, and the case action it takes (for `check_action`)."""
 
 
 def _tab_bindings() -> list[BindingType]:
@@ -68,19 +52,25 @@ class CaseScreen(DeskScreen):
         Binding("n", "next", "Next case", id="case.next"),
         Binding("p", "previous", "Previous case", id="case.previous"),
         *_tab_bindings(),
-        Binding("c", "comment", "Comment", id="case.comment"),
-        Binding("e", "escalate", "Escalate", id="case.escalate"),
-        Binding("q", "query", "Query", id="case.query"),
-        Binding("s", "resume", "Resume", id="case.resume"),
-        Binding("ctrl+o", "reopen", "Reopen", id="case.reopen"),
+        Binding("c", "form('comment')", "Comment", id="case.comment"),
+        Binding("e", "form('escalate')", "Escalate", id="case.escalate"),
+        Binding("q", "form('query')", "Query", id="case.query"),
+        Binding("s", "form('resume')", "Resume", id="case.resume"),
+        Binding("ctrl+o", "form('reopen')", "Reopen", id="case.reopen"),
         Binding("a", "assign_me", "Assign to me", id="case.assign_me"),
-        Binding("at", "assign", "Assign to…", id="case.assign"),
-        Binding("o", "request_override", "Request override", id="case.request_override"),
-        Binding("A", "accept_override", "Accept override", id="case.accept_override"),
-        Binding("R", "refuse_override", "Refuse override", id="case.refuse_override"),
-        Binding("X", "cancel_override", "Cancel override", id="case.cancel_override"),
-        Binding("x", "close", "Close case", id="case.close"),
-        Binding("C", "complete_escalation", "Complete escalation", id="case.complete_escalation"),
+        Binding("at", "form('assign')", "Assign to…", id="case.assign"),
+        Binding("o", "form('request_override')", "Request override", id="case.request_override"),
+        Binding("A", "form('accept_override')", "Accept override", id="case.accept_override"),
+        Binding("R", "form('refuse_override')", "Refuse override", id="case.refuse_override"),
+        Binding("X", "form('cancel_override')", "Cancel override", id="case.cancel_override"),
+        Binding("x", "form('close')", "Close case", id="case.close"),
+        Binding(
+            "C",
+            "form('complete_escalation')",
+            "Complete escalation",
+            id="case.complete_escalation",
+        ),
+        Binding("E", "correct", "Correct refused action", id="case.correct"),
     ]
 
     index: reactive[int] = reactive(0, bindings=True)
@@ -97,6 +87,8 @@ class CaseScreen(DeskScreen):
         self._fetch_started: datetime | None = None
         self.allowed: frozenset[ActionType] = frozenset()
         """What the reviewer may do on the case now (roles and state): the keys offered."""
+        self.pending: tuple[PendingAction, ...] = ()
+        """The case's actions still in the outbox, as last painted."""
 
     @property
     def case_id(self) -> UUID:
@@ -151,19 +143,18 @@ class CaseScreen(DeskScreen):
             sentence = "This case is not in the cache (any more): go back with Esc and sync."
             header.show_sentence(sentence)
             tabs.show_sentence(sentence)
-            self._offer(frozenset())
+            self._offer(frozenset(), ())
             return
         case = details.case
         me = self.service.me()
-        self._offer(
-            allowed_actions(
-                case=case,
-                user_id=me.id if me else None,
-                roles=self.service.roles(),
-                overrides=details.overrides,
-                escalations=details.escalations,
-            )
+        allowed = allowed_actions(
+            case=case,
+            user_id=me.id if me else None,
+            roles=self.service.roles(),
+            overrides=details.overrides,
+            escalations=details.escalations,
         )
+        self._offer(allowed, tuple(self.service.case_outbox(case.id)))
         started = self._fetch_started
         hours = {queue.id: queue.sla_hours for queue in self.service.queues()}
         shown = CaseShown(
@@ -176,7 +167,7 @@ class CaseScreen(DeskScreen):
             online=self.service.online,
             position=self.index + 1,
             total=len(self.case_ids),
-            pending=tuple(self.service.case_outbox(case.id)),
+            pending=self.pending,
         )
         header.show(shown)
         tabs.show(shown)
@@ -187,8 +178,10 @@ class CaseScreen(DeskScreen):
         if self.details is not None and self.details.messages and self.tabs.active == "chat":
             self.service.mark_chat_read(self.case_id)
 
-    def _offer(self, allowed: frozenset[ActionType]) -> None:
-        if allowed != self.allowed:
+    def _offer(self, allowed: frozenset[ActionType], pending: tuple[PendingAction, ...]) -> None:
+        parked = any(p.parked for p in pending) != any(p.parked for p in self.pending)
+        self.pending = pending
+        if allowed != self.allowed or parked:
             self.allowed = allowed
             self.refresh_bindings()
 
@@ -237,22 +230,26 @@ class CaseScreen(DeskScreen):
 
     # -- keys ------------------------------------------------------------------------
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:  # noqa: ARG002
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next":
             return True if self.index < len(self.case_ids) - 1 else None
         if action == "previous":
             return True if self.index > 0 else None
-        kind = CASE_ACTIONS.get(action)
-        if kind is None:
-            return True
-        if kind not in self.allowed:
-            return False  # hidden: the roles or the case's state forbid it
-        if action == "complete_escalation":
-            return self.is_mounted and self.tabs.active == "escalations"
+        if action == "correct":
+            return any(p.parked for p in self.pending)
         if action == "assign_me":
+            if ActionType.ASSIGN not in self.allowed:
+                return False
             me, case = self.service.me(), self.details.case if self.details else None
             mine = bool(me and case and case.assignee and case.assignee.id == me.id)
-            return None if mine else True
+            return None if mine else True  # already theirs: shown dimmed
+        if action != "form" or not parameters:
+            return True
+        kind = ActionType(str(parameters[0]))
+        if kind not in self.allowed:
+            return False  # hidden: the roles or the case's state forbid it
+        if kind is ActionType.COMPLETE_ESCALATION:
+            return self.is_mounted and self.tabs.active == "escalations"
         return True
 
     def action_tab(self, key: str) -> None:
@@ -274,75 +271,72 @@ class CaseScreen(DeskScreen):
 
     # -- acting ----------------------------------------------------------------------
 
-    def action_comment(self) -> None:
-        self._open_form(ActionType.COMMENT)
-
-    def action_escalate(self) -> None:
-        self._open_form(ActionType.ESCALATE)
-
-    def action_query(self) -> None:
-        self._open_form(ActionType.QUERY)
-
-    def action_resume(self) -> None:
-        self._open_form(ActionType.RESUME)
-
-    def action_reopen(self) -> None:
-        self._open_form(ActionType.REOPEN)
-
-    def action_assign(self) -> None:
-        self._open_form(ActionType.ASSIGN)
-
-    def action_request_override(self) -> None:
-        self._open_form(ActionType.REQUEST_OVERRIDE)
-
-    def action_accept_override(self) -> None:
-        self._open_form(ActionType.ACCEPT_OVERRIDE)
-
-    def action_refuse_override(self) -> None:
-        self._open_form(ActionType.REFUSE_OVERRIDE)
-
-    def action_cancel_override(self) -> None:
-        self._open_form(ActionType.CANCEL_OVERRIDE)
-
-    def action_close(self) -> None:
-        self._open_form(ActionType.CLOSE)
-
-    def action_complete_escalation(self) -> None:
-        self._open_form(ActionType.COMPLETE_ESCALATION)
-
     def action_assign_me(self) -> None:
         """Assign the case to the signed-in reviewer: no form, the notification confirms it."""
         me = self.service.me()
         if me is None or self.details is None or ActionType.ASSIGN not in self.allowed:
             return
         action = AssignAction.model_validate({"type": ActionType.ASSIGN, "assignee_id": me.id})
-        self.act(self.case_id, self.details.case.reference, action, None)
+        self.act(self.case_id, self.details.case.reference, action)
 
-    def _open_form(self, kind: ActionType) -> None:
-        """Open the form of `kind` on the case shown, if the reviewer may take it now."""
+    def action_correct(self) -> None:
+        """Reopen the form of the case's oldest refused action: its text, the API's errors."""
+        parked = next((p for p in self.pending if p.parked), None)
+        if parked is None or self.details is None:
+            return
+        form = form_for(ActionType(parked.action.type), self.service, self.details)
+        if form is None:
+            self.notify(
+                "This refused action has no form here: see the outbox (O) to retry or discard it.",
+                title="Case",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self._push_form(form.edit(parked))
+
+    def action_form(self, name: str) -> None:
+        """Open the form of the action `name` on the case shown, if the reviewer may take it now."""
+        kind = ActionType(name)
         if self.details is None or kind not in self.allowed:
             return
         form = form_for(kind, self.service, self.details)
-        if form is None:
-            return
-        case = self.details.case
+        if form is not None:
+            self._push_form(form)
+
+    def _push_form(self, form: ActionForm) -> None:
+        case = form.case
         self.app.push_screen(form, partial(self._form_closed, case.id, case.reference, form))
 
     def _form_closed(
-        self, case_id: UUID, reference: str, form: object, action: CaseAction | None
+        self, case_id: UUID, reference: str, form: ActionForm, action: CaseAction | None
     ) -> None:
         if action is not None:
-            self.act(case_id, reference, action, getattr(form, "FORM", None))
+            draft = form.draft_key if form.KEEPS_DRAFT else None
+            edited = form.edited.item_id if form.edited is not None else None
+            self.act(case_id, reference, action, draft=draft, replacing=edited)
 
     @work(group=ACT_GROUP, exit_on_error=False)
     async def act(
-        self, case_id: UUID, reference: str, action: CaseAction, form: str | None
+        self,
+        case_id: UUID,
+        reference: str,
+        action: CaseAction,
+        *,
+        draft: str | None = None,
+        replacing: UUID | None = None,
     ) -> None:
-        """Queue `action` durably (the case shows it pending), forget the form's draft, send it."""
-        queued = await self.service.act(str(case_id), action, send=False)
-        if form:
+        """Queue `action` durably (the case shows it pending), forget the form's draft, send it.
+
+        With `replacing`, the action corrects that refused outbox item instead.
+        """
+        if replacing is not None:
+            queued = await self.service.edit_action(replacing, action, send=False)
+        else:
+            queued = await self.service.act(str(case_id), action, send=False)
+        if draft:
             # Durably queued: the outbox now holds the text (and keeps it if the send fails).
-            await self.service.clear_draft(case_id, form)
+            await self.service.clear_draft(case_id, draft)
         self._changed()
         queued = await self.service.deliver(queued)
         self._say(reference, action, queued)

@@ -220,7 +220,11 @@ def payload_summary(entry: ActionLogEntry, people: People) -> str:
 def pending_state(pending: PendingAction) -> tuple[str, str]:
     """`pending` (not yet acknowledged) or `parked: <the API's reason>`, and its tone."""
     if pending.parked:
-        return f"parked: {pending.reason or 'waiting for you'}", "bad"
+        named = "; ".join(
+            f"{detail.path}: {detail.message}" if detail.path else detail.message
+            for detail in pending.details
+        )
+        return f"parked: {named or pending.reason or 'waiting for you'}", "bad"
     return "pending", "warn"
 
 

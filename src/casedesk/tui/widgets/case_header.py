@@ -102,10 +102,13 @@ class CaseHeader(CaseSection):
             line.append_text(
                 self.line(pending_summary(pending, shown.people), (f" ({state})", tone))
             )
-        others = len(shown.pending) - len(named)
+        others = [p for p in shown.pending if p.action.type not in HEADER_ACTIONS]
         if others:
-            more = f"{others} {'more ' if named else ''}in the tabs"
+            more = f"{len(others)} {'more ' if named else ''}in the tabs"
             line.append_text(self.text(("   " if named else "") + more, "warn"))
+            parked = sum(1 for p in others if p.parked)
+            if parked:
+                line.append_text(self.text(f", {parked} parked (E to correct)", "bad"))
         return line
 
     def _pair(self, name: str, value: Text) -> tuple[Text, Text]:
