@@ -17,13 +17,14 @@ from rich.console import Console
 from textual.message import Message
 from textual.notifications import Notify
 from textual.widget import Widget
-from textual.widgets import TextArea
+from textual.widgets import Input, SelectionList, TextArea
+from textual.widgets.selection_list import Selection
 
 from casedesk.api.client import CaseApiClient
 from casedesk.api.retry import RetryPolicy
 from casedesk.api.secret import ApiKey
 from casedesk.domain import limits
-from casedesk.domain.actions import EscalateAction
+from casedesk.domain.actions import EscalateAction, UpdateEscalationAction
 from casedesk.domain.enums import ActionType
 from casedesk.server_process import ServerProcess, free_port, start_server
 from casedesk.store.local import LocalStore
@@ -658,3 +659,125 @@ async def test_assign_to_me_needs_no_form_and_a_notification_confirms_it(
         assert screen.check_action("assign_me", ()) is None  # already mine: dimmed
     me = server.user_id(REVIEWER)
     assert server.get(f"/v1/cases/{case['id']}")["assignee"]["id"] == me
+
+
+# -- update and complete escalations ----------------------------------------------------------
+
+
+def escalated_case(server: Server, name: str, reasons: list[str]) -> dict[str, Any]:
+    case = server.new_case(name)
+    for reason in reasons:
+        server.post(f"/v1/cases/{case['id']}/actions", {"type": "escalate", "reason": reason})
+    return case
+
+
+async def test_several_marked_escalations_get_one_note_follow_up_and_assignee(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = escalated_case(server, "Update", ["first look", "second look"])
+    ingrid = next(u for u in server.process.demo_users() if u["name"].startswith("Ingrid"))
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_case(pilot, case["id"])
+        assert "update_escalation" not in footer_keys(screen)  # a key of the Escalations tab
+        await pilot.press("3")
+        assert {"update_escalation", "complete_escalation"} <= footer_keys(screen)
+        await pilot.press("u", "space", "down", "space", "tab", *"Chased the bank", "tab")
+        await pilot.press(*"2099-01-02 09:30", "enter", *"halv", "enter", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+    escalations = server.get(f"/v1/cases/{case['id']}/escalations")
+    assert len(escalations) == 2
+    for escalation in escalations:
+        assert escalation["note"] == "Chased the bank"
+        assert escalation["follow_up_due_at"].startswith("2099-01-0")
+    users = {u.email: u.id for u in desk.service.users()}
+    assert {e["assigned_to_user_id"] for e in escalations} == {str(users[ingrid["email"]])}
+    [entry] = server.actions(case["id"], "update_escalation")
+    assert len(entry["payload"]["escalations"]) == 2
+
+
+async def test_an_update_names_an_unmarked_list_a_bad_date_and_a_past_one(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = escalated_case(server, "Update invalid", ["one", "two"])
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("3", "u", "ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "escalations") == "Mark at least one escalation (Space)."
+        await pilot.press("space", "tab", "tab", *"next tuesday", "ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "escalations") == ""
+        assert error_of(app, "follow_up_due_at").startswith("Not a date and time: write it as")
+        editor = field(app, "follow_up_due_at").editor
+        assert isinstance(editor, Input)
+        editor.value = "2001-01-01 10:00"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert (
+            error_of(app, "follow_up_due_at") == "In the past: a follow-up is due later than now."
+        )
+    assert server.actions(case["id"], "update_escalation") == []
+
+
+async def test_escalation_not_found_offers_the_active_escalations_the_api_returned(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = escalated_case(server, "Not found", ["done meanwhile", "still open"])
+    desk = await desks()
+    escalations = server.get(f"/v1/cases/{case['id']}/escalations")
+    done = next(e for e in escalations if e["reason"] == "done meanwhile")
+    still = next(e for e in escalations if e["reason"] == "still open")
+    server.post(
+        f"/v1/cases/{case['id']}/actions",
+        {"type": "complete_escalation", "escalation_id": done["id"]},
+    )
+    stale = UpdateEscalationAction.model_validate(
+        {"type": "update_escalation", "escalations": [{"escalation_id": done["id"], "note": "n"}]}
+    )
+    queued = await desk.service.act(case["id"], stale)
+    assert queued.item.park_reason is not None
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("E")
+        offered = field(app, "escalations").editor
+        assert isinstance(offered, SelectionList)
+        assert [o.value for o in offered.options if isinstance(o, Selection)] == [still["id"]]
+        assert "The API lists the escalations that are active now" in str(
+            app.screen.query_one("#form-intro").render()
+        )
+        assert error_of(app, "escalations")  # the API's words, under the list
+        assert field(app, "note").value == "n"
+        await pilot.press("space", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+    notes_now = {e["id"]: e["note"] for e in server.get(f"/v1/cases/{case['id']}/escalations")}
+    assert notes_now[still["id"]] == "n"
+    assert notes_now[done["id"]] != "n"
+    assert desk.service.case_outbox(uuid.UUID(case["id"])) == []
+
+
+async def test_completing_the_only_active_escalation_from_its_tab(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = escalated_case(server, "Complete", ["needs a second pair of eyes"])
+    desk = await desks(CONTRIBUTOR)
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("C")
+        assert isinstance(app.screen, CaseScreen)  # only on the Escalations tab
+        await pilot.press("3", "C")
+        assert isinstance(field(app, "escalation_id").value, str)  # the only one, chosen
+        await pilot.press("tab", *"Checked", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+    [escalation] = server.get(f"/v1/cases/{case['id']}/escalations")
+    assert escalation["is_completed"]
+    [entry] = server.actions(case["id"], "complete_escalation")
+    assert entry["payload"]["note"] == "Checked"

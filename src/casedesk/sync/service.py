@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from casedesk.api.backend import CaseBackend
@@ -60,6 +61,8 @@ class PendingAction:
     """The field paths the API named (`reason`, `escalations.0.note`)."""
     created_at: datetime
     queued_by: UUID | None
+    data: dict[str, Any] | None = None
+    """What the API returned with its refusal (CareValidate: the active escalations)."""
 
 
 class CaseService:
@@ -268,6 +271,7 @@ class CaseService:
                     details=tuple(error.details) if error else (),
                     created_at=item.created_at,
                     queued_by=item.queued_by,
+                    data=error.data if error else None,
                 )
             )
         return shown

@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Button, Input, RadioSet, Static, TextArea
+from textual.widgets import Button, Input, RadioSet, SelectionList, Static, TextArea
 
 from casedesk.domain.actions import CaseAction
 from casedesk.domain.case import Case
@@ -146,6 +146,10 @@ class ActionForm(ModalScreen[CaseAction | None]):
         """The action from the fields' values; raises `ValidationError` or `FormProblem`."""
         raise NotImplementedError
 
+    def route(self, path: str) -> str:
+        """The field an error path belongs to, when the wire's paths and the fields differ."""
+        return path
+
     def confirmation(self, action: CaseAction) -> Content | None:  # noqa: ARG002
         """A question to answer before the action is returned (it names the case), if any."""
         return None
@@ -211,7 +215,7 @@ class ActionForm(ModalScreen[CaseAction | None]):
     def on_mount(self) -> None:
         saved = self.service.draft(self.case.id, self.draft_key) if self.KEEPS_DRAFT else None
         if saved is None and self.edited is not None:
-            saved = self._fields_of(self.edited.action)
+            saved = self.fields_of(self.edited.action)
         for path, field in self.fields.items():
             if saved and path in saved:
                 field.set_value(saved[path])
@@ -220,7 +224,7 @@ class ActionForm(ModalScreen[CaseAction | None]):
             details = [(d.path, d.message) for d in self.edited.details]
             self.show_errors(details or [("", self.edited.reason or "Refused by the API.")])
 
-    def _fields_of(self, action: CaseAction) -> dict[str, FieldValue]:
+    def fields_of(self, action: CaseAction) -> dict[str, FieldValue]:
         """The fields' values of an action as queued (people fields hold lists of ids)."""
         body = action.model_dump(mode="json", exclude_none=True)
         values: dict[str, FieldValue] = {}
@@ -239,6 +243,7 @@ class ActionForm(ModalScreen[CaseAction | None]):
     @on(Input.Changed)
     @on(TextArea.Changed)
     @on(RadioSet.Changed)
+    @on(SelectionList.SelectedChanged)
     def _changed(self) -> None:
         if not self.KEEPS_DRAFT or self.submitted:
             return
@@ -332,7 +337,7 @@ class ActionForm(ModalScreen[CaseAction | None]):
         unplaced: list[str] = []
         first: FormField | None = None
         for path, message in problems:
-            field = self._field_for(path, fields)
+            field = self._field_for(self.route(path), fields)
             if field is None:
                 unplaced.append(f"{path}: {message}" if path else message)
                 continue

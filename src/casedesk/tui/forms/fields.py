@@ -1,6 +1,7 @@
 """`FormField`: one labelled field of a form — the editor, a live counter, a hint, its error.
 
-The editor is a Textual widget (`TextArea`, `Input`, `RadioSet`) or a `UserPicker`;
+The editor is a Textual widget (`TextArea`, `Input`, `RadioSet`, `SelectionList`) or a
+`UserPicker`;
 `FormField` reads and restores its value in one shape (`FieldValue`) so drafts
 can keep it, and shows the error of the field path it stands for.
 """
@@ -12,7 +13,16 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Input, Label, RadioButton, RadioSet, Static, TextArea
+from textual.widgets import (
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    SelectionList,
+    Static,
+    TextArea,
+)
+from textual.widgets.selection_list import Selection
 
 from casedesk.tui.forms.people import UserPicker
 
@@ -115,6 +125,8 @@ class FormField(Vertical):
             return pressed.name if pressed is not None else None
         if isinstance(editor, UserPicker):
             return [str(user_id) for user_id in editor.chosen]
+        if isinstance(editor, SelectionList):
+            return [str(value) for value in editor.selected]
         raise TypeError(f"no value for a {type(editor).__name__}")
 
     def set_value(self, value: FieldValue) -> None:
@@ -131,6 +143,14 @@ class FormField(Vertical):
                     button.value = True
         elif isinstance(editor, UserPicker) and isinstance(value, list):
             editor.choose_ids(value)
+        elif isinstance(editor, SelectionList) and isinstance(value, list):
+            known = {
+                str(option.value) for option in editor.options if isinstance(option, Selection)
+            }
+            editor.deselect_all()
+            for item in value:
+                if item in known:  # an escalation no longer active is not offered
+                    editor.select(item)
         self.update_counter()
 
     @property

@@ -65,6 +65,9 @@ class CaseScreen(DeskScreen):
         Binding("X", "form('cancel_override')", "Cancel override", id="case.cancel_override"),
         Binding("x", "form('close')", "Close case", id="case.close"),
         Binding(
+            "u", "form('update_escalation')", "Update escalations", id="case.update_escalation"
+        ),
+        Binding(
             "C",
             "form('complete_escalation')",
             "Complete escalation",
@@ -248,8 +251,8 @@ class CaseScreen(DeskScreen):
         kind = ActionType(str(parameters[0]))
         if kind not in self.allowed:
             return False  # hidden: the roles or the case's state forbid it
-        if kind is ActionType.COMPLETE_ESCALATION:
-            return self.is_mounted and self.tabs.active == "escalations"
+        if kind in (ActionType.UPDATE_ESCALATION, ActionType.COMPLETE_ESCALATION):
+            return self.is_mounted and self.tabs.active == "escalations"  # keys of that tab
         return True
 
     def action_tab(self, key: str) -> None:
@@ -284,7 +287,8 @@ class CaseScreen(DeskScreen):
         parked = next((p for p in self.pending if p.parked), None)
         if parked is None or self.details is None:
             return
-        form = form_for(ActionType(parked.action.type), self.service, self.details)
+        kind = ActionType(parked.action.type)
+        form = form_for(kind, self.service, self.details, correcting=parked)
         if form is None:
             self.notify(
                 "This refused action has no form here: see the outbox (O) to retry or discard it.",
@@ -293,7 +297,7 @@ class CaseScreen(DeskScreen):
                 markup=False,
             )
             return
-        self._push_form(form.edit(parked))
+        self._push_form(form)
 
     def action_form(self, name: str) -> None:
         """Open the form of the action `name` on the case shown, if the reviewer may take it now."""
