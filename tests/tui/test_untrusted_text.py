@@ -497,11 +497,6 @@ async def test_any_case_name_is_drawn_literally_in_its_queue_row() -> None:
 # -- bugs ----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: CaseTable._row_line writes a case name's tab (kept by sanitize_text) raw into "
-    "the row's Segment; a terminal jumps to the next tab stop and shifts the row's columns",
-)
 async def test_a_tab_in_a_case_name_never_reaches_the_terminal(
     console: Callable[..., CasedeskApp], hostile: Hostile
 ) -> None:
@@ -535,12 +530,6 @@ class PaletteApp(App[None]):
         self.opened.append(case_id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: CaseCommands.search passes help=escape(f'{status} · {queue_name}'), which "
-    "the palette parses with Content.from_markup: escape() leaves '[/' and '[/x' alone, so a "
-    "queue name with them crashes the console (MarkupError), and doubles a backslash before '['",
-)
 @pytest.mark.parametrize("queue_name", ["Review [/", "Review [/x", "Review \\[b]"])
 async def test_a_queue_name_is_shown_literally_in_the_palette(queue_name: str) -> None:
     app = PaletteApp([queue_row("Acme Holding", queue_name=queue_name)])

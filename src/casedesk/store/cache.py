@@ -160,6 +160,18 @@ class Cache:
         details = self.details(case_id)
         return details.case if details else None
 
+    def fetched_revision(self, case_id: UUID) -> int | None:
+        """The case revision its chat/escalations/overrides/log were fetched at; None: never.
+
+        Read from the stored document without validating it (a sync asks for every case).
+        """
+        with self._lock:
+            raw = self._shards.raw(case_id)
+        if raw is None or raw.get("fetched_at") is None:
+            return None
+        revision = raw.get("fetched_revision")
+        return revision if isinstance(revision, int) else None
+
     def details_fetched_at(self, case_id: UUID) -> datetime | None:
         """When the related records of `case_id` were last fetched; `None`: never."""
         details = self.details(case_id)

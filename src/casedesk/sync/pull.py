@@ -21,6 +21,7 @@ from casedesk.domain.enums import CaseSort, CaseStatus
 from casedesk.domain.people import Queue, User
 from casedesk.store.cache import Cache
 from casedesk.store.cached import CaseDetails, SyncState
+from casedesk.store.storage import gc_paused
 from casedesk.sync.events import PullResult, SyncProgress
 
 PAGE_SIZE = 200
@@ -76,12 +77,40 @@ async def pull(
         cache.clear()
     state = cache.sync_state()
     since = None if full or state.updated_since is None else state.updated_since
-    received: dict[UUID, Case] = {}
-    pages = 0
-    newest: datetime | None = None
     query: CaseQuery = {"sort": CaseSort.UPDATED_AT, "limit": PAGE_SIZE}
     if since is not None:
         query["updated_since"] = since
+    # Pages are thousands of small objects with no cycles: the cyclic GC only slows their
+    # parsing down (research/perf-floors.md §7), so it rests until the pull is written.
+    with gc_paused():
+        received, pages, newest = await _walk(backend, query, progress)
+        changed = _needing_details(cache, received.values(), me_id=me.id)
+        details: list[CaseDetails] = []
+        if changed:
+            details = await _fetch_many(backend, changed, clock, progress)
+
+    progress(SyncProgress(phase="writing", pages=pages, cases=len(received)))
+    finished = clock()
+    watermark = state.updated_since if newest is None else newest - OVERLAP
+    new_state = SyncState(last_sync_at=finished, updated_since=watermark)
+    await asyncio.to_thread(_write, cache, me, users, queues, received.values(), details, new_state)
+    return PullResult(
+        full=since is None,
+        pages=pages,
+        cases=len(received),
+        details=len(details),
+        seconds=time.perf_counter() - started,
+        finished_at=finished,
+    )
+
+
+async def _walk(
+    backend: CaseBackend, query: CaseQuery, progress: Progress
+) -> tuple[dict[UUID, Case], int, datetime | None]:
+    """Every page of the query: the cases by id, how many pages, the newest `updated_at`."""
+    received: dict[UUID, Case] = {}
+    pages = 0
+    newest: datetime | None = None
     bytes_before = backend.bytes_received
     async for page in backend.iter_cases(**query):
         pages += 1
@@ -97,25 +126,7 @@ async def pull(
                 bytes=backend.bytes_received - bytes_before,
             )
         )
-
-    changed = _needing_details(cache, received.values(), me_id=me.id)
-    details: list[CaseDetails] = []
-    if changed:
-        details = await _fetch_many(backend, changed, clock, progress)
-
-    progress(SyncProgress(phase="writing", pages=pages, cases=len(received)))
-    finished = clock()
-    watermark = state.updated_since if newest is None else newest - OVERLAP
-    new_state = SyncState(last_sync_at=finished, updated_since=watermark)
-    await asyncio.to_thread(_write, cache, me, users, queues, received.values(), details, new_state)
-    return PullResult(
-        full=since is None,
-        pages=pages,
-        cases=len(received),
-        details=len(details),
-        seconds=time.perf_counter() - started,
-        finished_at=finished,
-    )
+    return received, pages, newest
 
 
 def _write(
@@ -142,7 +153,7 @@ def _needing_details(cache: Cache, cases: Iterable[Case], *, me_id: UUID) -> lis
     wanted: list[UUID] = []
     mine: list[UUID] = []
     for case in cases:
-        fetched_revision = _fetched_revision(cache, case.id)
+        fetched_revision = cache.fetched_revision(case.id)
         if fetched_revision is not None:
             if fetched_revision != case.revision:
                 wanted.append(case.id)
@@ -153,12 +164,6 @@ def _needing_details(cache: Cache, cases: Iterable[Case], *, me_id: UUID) -> lis
         ):
             mine.append(case.id)
     return wanted + mine[:PREFETCH_MINE]
-
-
-def _fetched_revision(cache: Cache, case_id: UUID) -> int | None:
-    """The revision the cached chat/escalations/overrides/log were read at; None: never read."""
-    details = cache.details(case_id)
-    return None if details is None or not details.fetched else details.fetched_revision
 
 
 async def _fetch_many(

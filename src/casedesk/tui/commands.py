@@ -10,7 +10,6 @@ from typing import Any
 
 from textual.command import Hit, Hits, Provider
 from textual.content import Content
-from textual.markup import escape
 
 from casedesk.domain.query import fold
 
@@ -34,12 +33,13 @@ class CaseCommands(Provider):
         for row in self._rows():
             if needle in row.reference.casefold() or needle in fold(row.name):
                 text = f"{row.reference}  {row.name}"
+                # No `help=`: Textual parses it as markup, and queue names come from the server.
+                shown = Content(text) + Content(f"  · {row.status.value} · {row.queue_name}")
                 yield Hit(
                     max(matcher.match(text), 0.1),
-                    Content(text),
+                    shown.stylize("dim", len(text)),
                     partial(self._open, row.id),
                     text=text,
-                    help=escape(f"{row.status.value} · {row.queue_name}"),
                 )
                 found += 1
                 if found >= MAX_CASE_HITS:

@@ -336,7 +336,8 @@ class CaseTable(ScrollView, can_focus=True):
 
     @staticmethod
     def _fit(text: str, width: int, right: bool) -> str:
-        flat = text if "\n" not in text else " ".join(text.split())
+        # Tabs and newlines would move the terminal's cursor: one line, single spaces.
+        flat = " ".join(text.split()) if "\n" in text or "\t" in text or "\r" in text else text
         if cell_len(flat) > width:
             return set_cell_size(flat, width - 1) + "…" if width > 1 else set_cell_size(flat, width)
         padding = " " * (width - cell_len(flat))
