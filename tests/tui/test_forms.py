@@ -30,10 +30,12 @@ from casedesk.server_process import ServerProcess, free_port, start_server
 from casedesk.store.local import LocalStore
 from casedesk.sync.service import CaseService
 from casedesk.tui.app import CasedeskApp
+from casedesk.tui.commands import CaseCommands
 from casedesk.tui.forms.base import ActionForm
 from casedesk.tui.forms.confirm import ConfirmScreen
 from casedesk.tui.forms.fields import FormField
 from casedesk.tui.screens.case import CaseScreen
+from casedesk.tui.screens.help import HelpScreen
 from casedesk.tui.screens.queue import QueueScreen
 from casedesk.tui.settings import ConsoleSettings
 from casedesk.tui.widgets.case_header import CaseHeader
@@ -623,6 +625,20 @@ async def test_a_draft_survives_escape_and_a_restart_and_goes_once_the_comment_i
     assert comment["payload"]["body"] == "half a thought, finished"
 
 
+async def test_text_typed_just_before_quitting_is_kept(server: Server, desks: DeskFactory) -> None:
+    case = server.new_case("Quit")
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("e", *"typed in a hurry", "ctrl+q")  # quicker than the draft delay
+        await pilot.pause()
+    assert desk.service.draft(uuid.UUID(case["id"]), "escalate") == {
+        "reason": "typed in a hurry",
+        "escalate_to": [],
+    }
+
+
 async def test_a_double_submit_queues_and_sends_once(server: Server, desks: DeskFactory) -> None:
     case = server.new_case("Double")
     desk = await desks()
@@ -781,3 +797,111 @@ async def test_completing_the_only_active_escalation_from_its_tab(
     assert escalation["is_completed"]
     [entry] = server.actions(case["id"], "complete_escalation")
     assert entry["payload"]["note"] == "Checked"
+
+
+# -- query, resume, reopen, assign, accept -------------------------------------------------------
+
+
+async def test_a_query_pauses_the_case_and_resume_brings_it_back(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = server.new_case("Query")
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_case(pilot, case["id"])
+        assert "resume" not in footer_keys(screen)
+        await pilot.press("q", "ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "prompt") == "Required."
+        set_text(app, "prompt", "p" * (limits.QUERY_PROMPT_MAX + 1))
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "prompt").startswith("Too long")
+        set_text(app, "prompt", "Please send the register extract")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert server.get(f"/v1/cases/{case['id']}")["status"] == "querying"
+        offered = footer_keys(case_screen(app))
+        assert "resume" in offered and "query" not in offered
+        await pilot.press("s", *"Got it", "ctrl+s")
+        await settle(pilot)
+    assert server.get(f"/v1/cases/{case['id']}")["status"] == "in_progress"
+    [resumed] = server.actions(case["id"], "resume")
+    assert resumed["payload"]["comment"] == "Got it"
+
+
+async def test_a_reviewer_reopens_a_closed_case(server: Server, desks: DeskFactory) -> None:
+    case = server.new_case("Reopen")
+    server.post(f"/v1/cases/{case['id']}/actions", {"type": "close", "decision": "approve"})
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("ctrl+o", "ctrl+s")  # the comment may stay empty
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+    assert server.get(f"/v1/cases/{case['id']}")["status"] == "open"
+
+
+async def test_at_assigns_to_a_person_picked_by_email(server: Server, desks: DeskFactory) -> None:
+    case = server.new_case("Assign pick")
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("@", "ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "assignee_id").startswith("Required")
+        await pilot.press(*"lukasz.woj", "enter", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        assert "Łukasz Wójcik" in header(app)
+    assert server.get(f"/v1/cases/{case['id']}")["assignee"]["name"] == "Łukasz Wójcik"
+
+
+async def test_a_reviewer_accepts_an_override_and_it_decides_the_case(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = server.new_case("Accept")
+    server.post(
+        f"/v1/cases/{case['id']}/actions",
+        {"type": "request_override", "reason": "clean file", "proposed_decision": "approve"},
+        CONTRIBUTOR,
+    )
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("A", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        # The accepted proposal decided the case: only reopening is left to offer.
+        assert footer_keys(case_screen(app)) == {"reopen"}
+    [override] = server.get(f"/v1/cases/{case['id']}/overrides")
+    assert override["status"] == "accepted"
+    closed = server.get(f"/v1/cases/{case['id']}")
+    assert (closed["status"], closed["decision"]) == ("closed", "approve")
+
+
+async def test_help_and_palette_offer_only_what_the_user_may_do(
+    server: Server, desks: DeskFactory
+) -> None:
+    case = server.new_case("Help")
+    desk = await desks(CONTRIBUTOR)
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_case(pilot, case["id"])
+        palette = CaseCommands(screen)
+        found = [str(hit.text) async for hit in palette.search("o")]
+        assert "Comment" in found and "Request override" in found
+        assert "Close case" not in found and "Reopen" not in found
+        await pilot.press("question_mark")
+        await pilot.pause()
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        console = Console(width=120, file=io.StringIO(), record=True)
+        console.print(help_screen.table)
+        keys = console.export_text()
+        assert "Comment" in keys and "Escalate" in keys
+        assert "Close case" not in keys and "Assign to me" not in keys

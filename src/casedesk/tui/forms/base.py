@@ -24,6 +24,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Button, Input, RadioSet, SelectionList, Static, TextArea
+from textual.worker import Worker, WorkerState
 
 from casedesk.domain.actions import CaseAction
 from casedesk.domain.case import Case
@@ -33,6 +34,7 @@ from casedesk.tui.forms.fields import FieldValue, FormField
 from casedesk.tui.forms.people import UserPicker
 
 DRAFT_DELAY = 0.4
+DRAFT_GROUP = "form-draft"
 """Seconds of quiet typing before the draft is written (each write is fsynced)."""
 
 KEYS_HINT = "Ctrl+S submit · Esc cancel (the draft is kept) · Tab / Shift+Tab move between fields"
@@ -118,6 +120,7 @@ class ActionForm(ModalScreen[CaseAction | None]):
         self.edited: PendingAction | None = None
         """The outbox item this form corrects (a parked action), if it does."""
         self._saved: dict[str, FieldValue] = {}
+        self._latest: dict[str, FieldValue] | None = None
         self._draft_timer: Timer | None = None
         self._draft_lock = asyncio.Lock()
 
@@ -247,22 +250,46 @@ class ActionForm(ModalScreen[CaseAction | None]):
     def _changed(self) -> None:
         if not self.KEEPS_DRAFT or self.submitted:
             return
+        self._latest = self.values()
         if self._draft_timer is not None:
             self._draft_timer.stop()
         self._draft_timer = self.set_timer(DRAFT_DELAY, self._keep_draft_soon)
 
     def _keep_draft_soon(self) -> None:
-        self.run_worker(self.keep_draft(), group="form-draft", exit_on_error=False)
+        self.run_worker(self.keep_draft(), group=DRAFT_GROUP, exit_on_error=False)
 
-    async def keep_draft(self) -> None:
-        """Write what the fields hold now, if it changed since the last write (empty: forget it)."""
+    @on(Worker.StateChanged)
+    def _draft_failed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == DRAFT_GROUP and event.state is WorkerState.ERROR:
+            self.notify(
+                f"Could not keep the draft of this form: {event.worker.error}",
+                title="Draft",
+                severity="error",
+                markup=False,
+            )
+
+    async def on_unmount(self) -> None:
+        """Leaving by any way (Ctrl+Q included) keeps what was typed since the last write.
+
+        The fields may be gone already: what they last held was noted on each change.
+        """
+        self._stop_draft_timer()
+        if not self.submitted and self._latest is not None:
+            try:
+                await self.keep_draft(self._latest)
+            except Exception:  # the store may be closing with the app: the last write stands
+                return
+
+    async def keep_draft(self, values: dict[str, FieldValue] | None = None) -> None:
+        """Write what the fields hold (now, or `values`) if it changed since the last write;
+        a form emptied forgets its draft."""
         if not self.KEEPS_DRAFT:
             return
         async with self._draft_lock:
-            values = self.values()
+            values = self.values() if values is None else values
             if values == self._saved:
                 return
-            if all(field.empty for field in self.fields.values()):
+            if all(value in (None, "", []) for value in values.values()):
                 await self.service.clear_draft(self.case.id, self.draft_key)
             else:
                 await self.service.save_draft(self.case.id, self.draft_key, values)
