@@ -2,8 +2,6 @@
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from textual.content import Content
-
 from casedesk.domain import limits
 from casedesk.domain.actions import CaseAction, CompleteEscalationAction, EscalateAction
 from casedesk.domain.case import Case
@@ -12,7 +10,14 @@ from casedesk.domain.people import User
 from casedesk.domain.records import Escalation
 from casedesk.sync.service import CaseService
 from casedesk.tui.forms.base import ActionForm, FormProblem
-from casedesk.tui.forms.fields import FieldValue, FormField, choices, picker_problem, text_area
+from casedesk.tui.forms.fields import (
+    FieldValue,
+    FormField,
+    choices,
+    escalation_label,
+    picker_problem,
+    text_area,
+)
 from casedesk.tui.forms.people import UserPicker
 
 
@@ -65,10 +70,7 @@ class CompleteEscalationForm(ActionForm):
         self.escalations = [e for e in escalations if not e.is_completed]
 
     def compose_fields(self) -> Iterable[FormField]:
-        options = [
-            (str(e.id), Content.assemble((e.title, "bold"), "  ", (e.reason[:80], "dim")))
-            for e in self.escalations
-        ]
+        options = [(str(e.id), escalation_label(e)) for e in self.escalations]
         picked = choices(options)
         yield FormField("escalation_id", "Escalation", picked, required=True)
         yield FormField("note", "Note (optional)", text_area(), limit=limits.ESCALATION_NOTE_MAX)

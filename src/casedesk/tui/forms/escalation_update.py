@@ -17,7 +17,13 @@ from casedesk.domain.people import User
 from casedesk.domain.records import Escalation
 from casedesk.sync.service import CaseService
 from casedesk.tui.forms.base import ActionForm, FormProblem
-from casedesk.tui.forms.fields import FieldValue, FormField, picker_problem, text_area
+from casedesk.tui.forms.fields import (
+    FieldValue,
+    FormField,
+    escalation_label,
+    picker_problem,
+    text_area,
+)
 from casedesk.tui.forms.people import UserPicker
 
 DUE_FORMAT = "YYYY-MM-DD HH:MM"
@@ -81,12 +87,7 @@ class UpdateEscalationForm(ActionForm):
     def compose_fields(self) -> Iterable[FormField]:
         marked = len(self.escalations) == 1
         options: list[Selection[str]] = [
-            Selection(
-                Content.assemble((e.title, "bold"), "  ", (e.reason[:70], "dim")),
-                str(e.id),
-                marked,
-            )
-            for e in self.escalations
+            Selection(escalation_label(e), str(e.id), marked) for e in self.escalations
         ]
         yield FormField(
             "escalations",

@@ -24,6 +24,7 @@ from textual.widgets import (
 )
 from textual.widgets.selection_list import Selection
 
+from casedesk.domain.records import Escalation
 from casedesk.tui.forms.people import UserPicker
 
 FieldValue = str | bool | int | float | list[str] | None
@@ -47,6 +48,14 @@ def choices(options: Iterable[tuple[str, str | Content]]) -> RadioSet:
         for value, label in options
     ]
     return RadioSet(*buttons)
+
+
+def escalation_label(escalation: Escalation) -> Content:
+    """An escalation as a choice: its title, and its reason when that says more (literally)."""
+    reason = escalation.reason.strip().splitlines()[0] if escalation.reason.strip() else ""
+    if not reason or reason == escalation.title.strip():
+        return Content.assemble((escalation.title, "bold"))
+    return Content.assemble((escalation.title, "bold"), "  ", (reason[:70], "dim"))
 
 
 def picker_problem(field: "FormField") -> tuple[str, str] | None:
