@@ -211,3 +211,34 @@ async def test_online_turns_true_as_soon_as_the_api_answers_even_with_a_refusal(
 
     assert queued.item.state is OutboxState.PARKED, "the API answered (400)"
     assert service.online is True
+
+
+async def test_a_decision_queued_after_own_offline_actions_expects_their_revision(
+    up: Server, services: Any
+) -> None:
+    from casedesk.domain.actions import CloseAction
+
+    service = services(up.base_url, up.key("reviewer"))
+    await service.sync(full=True)
+    row = next(
+        r
+        for r in service.queue()
+        if r.status.value in {"open", "in_progress"} and r.pending_override_id is None
+    )
+    up.stop()
+
+    await service.act(row.reference, comment("last words before closing"))
+    closing = await service.act(
+        row.reference, CloseAction(type=ActionType.CLOSE, decision="approve")
+    )
+    # The reviewer's own comment goes first and moves the revision on by one.
+    assert closing.item.if_match == row.revision + 1
+
+    up.start()
+    await service.sync()
+    assert {item.state for item in service.outbox(include_done=True)} == {OutboxState.DONE}
+    with up.client(up.key("reviewer")) as reviewer:
+        assert [entry["type"] for entry in action_log(reviewer, row.id)][-2:] == [
+            "comment",
+            "close",
+        ]

@@ -27,6 +27,8 @@ from casedesk.store.local import LocalStore
 from casedesk.store.outbox_item import ItemError, ParkReason
 from casedesk.sync.service import CaseService
 from casedesk.tui.app import CasedeskApp
+from casedesk.tui.forms.comment import CommentForm
+from casedesk.tui.screens.case import CaseScreen
 from casedesk.tui.screens.help import HelpScreen
 from casedesk.tui.screens.outbox import OutboxScreen
 from casedesk.tui.screens.queue import QueueScreen
@@ -366,6 +368,14 @@ async def test_keys_follow_the_selected_item_and_edit_asks_the_forms(desk: Desk)
         requested = {id(m): m for m in seen if isinstance(m, OutboxScreen.EditRequested)}
         assert len(requested) == 1
         assert next(iter(requested.values())).item.body["body"] == "queued"
+        await settle(pilot)
+        # The app reopens the item's own form on its case, with the text as it was queued.
+        form = app.screen
+        assert isinstance(form, CommentForm)
+        assert form.fields["body"].value == "queued"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, QueueScreen)

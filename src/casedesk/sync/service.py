@@ -209,12 +209,19 @@ class CaseService:
         if row is None:
             raise LookupError(f"no cached case {reference_or_id!r}; run `casedesk sync` first")
         me = self.me()
+        # The reviewer's own actions still queued on this case go first (FIFO per case) and
+        # each moves the revision on: a decision made after them expects that revision.
+        ahead = sum(
+            1
+            for item in self.store.outbox.for_case(row.id)
+            if item.state in (OutboxState.QUEUED, OutboxState.SENDING)
+        )
         item = await asyncio.to_thread(
             self.store.outbox.enqueue,
             action,
             case_id=row.id,
             case_reference=row.reference,
-            seen_revision=row.revision,
+            seen_revision=row.revision + ahead,
             queued_by=me.id if me else None,
         )
         return await self._send_now(item, send)

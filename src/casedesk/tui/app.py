@@ -21,6 +21,7 @@ from casedesk.tui.messages import (
     SyncStarted,
 )
 from casedesk.tui.resources import stylesheets
+from casedesk.tui.screens.case import CaseScreen
 from casedesk.tui.screens.help import HelpScreen
 from casedesk.tui.screens.outbox import OutboxScreen
 from casedesk.tui.screens.queue import QueueScreen
@@ -82,13 +83,21 @@ class CasedeskApp(App[None]):
             self.push_screen(OutboxScreen(self.service))
 
     @on(OutboxScreen.EditRequested)
-    def _edit_requested(self) -> None:
-        """Reopen a parked item's form; until the forms handle it, say how to proceed."""
-        self.notify(
-            "Editing from the outbox comes with the action forms: discard it (d) and act again.",
-            title="Not available yet",
-            severity="warning",
-            markup=False,
+    def _edit_requested(self, event: OutboxScreen.EditRequested) -> None:
+        """Reopen the item's action form on its case: corrected, it is sent as a new request."""
+        case_id = event.item.case_id
+        if case_id is None:
+            self.notify(
+                "A new case waiting in the outbox cannot be edited here yet: retry or discard it.",
+                title="Outbox",
+                severity="warning",
+                markup=False,
+            )
+            return
+        while isinstance(self.screen, OutboxScreen):
+            self.pop_screen()
+        self.push_screen(
+            CaseScreen(self.service, case_ids=[case_id], index=0, correcting=event.item.id)
         )
 
     def action_sync(self) -> None:

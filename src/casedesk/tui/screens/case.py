@@ -79,8 +79,17 @@ class CaseScreen(DeskScreen):
     index: reactive[int] = reactive(0, bindings=True)
     """Position of the case shown in `case_ids`."""
 
-    def __init__(self, service: CaseService, *, case_ids: list[UUID], index: int) -> None:
+    def __init__(
+        self,
+        service: CaseService,
+        *,
+        case_ids: list[UUID],
+        index: int,
+        correcting: UUID | None = None,
+    ) -> None:
         super().__init__(service)
+        self._correct_first = correcting
+        """An outbox item to reopen in its form once the case is shown (edit from the outbox)."""
         if not case_ids:
             raise ValueError("a case screen needs at least one case")
         self.case_ids = list(case_ids)
@@ -111,6 +120,9 @@ class CaseScreen(DeskScreen):
         super().on_mount()
         self.tabs.select("overview")
         self.load()
+        if self._correct_first is not None:
+            item_id, self._correct_first = self._correct_first, None
+            self.call_after_refresh(self.correct, item_id)
 
     # -- data ------------------------------------------------------------------------
 
@@ -284,7 +296,11 @@ class CaseScreen(DeskScreen):
 
     def action_correct(self) -> None:
         """Reopen the form of the case's oldest refused action: its text, the API's errors."""
-        parked = next((p for p in self.pending if p.parked), None)
+        self.correct(next((p.item_id for p in self.pending if p.parked), None))
+
+    def correct(self, item_id: UUID | None) -> None:
+        """Reopen the form of the outbox item `item_id` of this case, to edit and resend it."""
+        parked = next((p for p in self.pending if p.item_id == item_id), None)
         if parked is None or self.details is None:
             return
         kind = ActionType(parked.action.type)
