@@ -54,6 +54,11 @@ async def _type_filter(pilot: Any, text: str) -> None:
     await pilot.pause()
 
 
+def typed(text: str) -> tuple[str, ...]:
+    """Key names that type `text` (Pilot names the space bar `space`)."""
+    return tuple("space" if char == " " else char for char in text)
+
+
 SCENES: tuple[Scene, ...] = (
     Scene("queue"),
     Scene("queue-light", theme="light"),
@@ -69,8 +74,19 @@ SCENES: tuple[Scene, ...] = (
     Scene("case-escalations", keys=("j", "enter", "3")),
     Scene("case-overrides", keys=("j", "enter", "4")),
     Scene("case-activity", keys=("j", "enter", "5")),
+    Scene("form-comment", keys=("j", "enter", "c", *typed("Proof of address received."))),
+    Scene("form-escalate-error", keys=("j", "enter", "e", "ctrl+s")),
+    Scene("form-close", keys=("j", "enter", "x")),
+    Scene("form-request-override", keys=("j", "enter", "o")),
+    Scene("bulk-escalate", keys=("space", "space", "space", "e")),
     Scene("offline", keys=("r",), offline=True),
     Scene("offline-case", keys=("r", "j", "enter", "2"), offline=True),
+    # Last: it leaves an action in the outbox of the shared cache.
+    Scene(
+        "outbox",
+        keys=("r", "j", "enter", "c", *typed("Written offline."), "ctrl+s", "escape", "O"),
+        offline=True,
+    ),
 )
 
 
