@@ -2,7 +2,8 @@
 
 2xx or a replayed 2xx -> done; 5xx -> retried later with the same key;
 429 -> not before `Retry-After`; 412 -> parked conflict; 422 -> parked
-defect; 401/403 -> parked for credentials and the replay stops; other 4xx
+defect; 401 -> parked for credentials and the replay stops (a 403 once the key is
+known to work is a rejection of that action); other 4xx
 -> parked rejected with the API's message. Effects are counted in the
 server's action log.
 """
@@ -357,3 +358,23 @@ async def test_actions_queued_by_one_user_are_never_sent_under_another_users_key
 
     applied = entries_for(reviewer, row.id, queued.item.client_action_id)
     assert [entry["actor_id"] for entry in applied] == [], "sent as the second user"
+
+
+async def test_a_role_refusal_is_parked_as_rejected_and_never_resent(
+    server: Server, services: Any, reviewer: httpx.Client
+) -> None:
+    # The console would not offer it; a hand-built action (or a role changed since) reaches
+    # the API, which answers 403 although the key works: that is a refusal, not credentials.
+    contributor = services(server.base_url, server.key("contributor"))
+    assert (await contributor.sync(full=True)).error is None
+    (row,) = open_rows(contributor, 1)
+    queued = await contributor.act(
+        row.reference, CloseAction(type=ActionType.CLOSE, decision=Decision.APPROVE)
+    )
+    item = contributor.store.outbox.get(queued.item.id)
+    assert item.park_reason is ParkReason.REJECTED
+    assert item.last_error is not None and item.last_error.status == 403
+    attempts = item.attempts
+    await contributor.sync()
+    assert contributor.store.outbox.get(item.id).attempts == attempts
+    assert entries_for(reviewer, row.id, item.client_action_id) == []

@@ -4,9 +4,14 @@ How an answer is classed (issue 3 / reliability-anchors 3.7):
 2xx or a replayed answer -> done; connection error, timeout, 5xx, 409 in
 flight -> retried later with the same key (backoff, full jitter); 429/503
 -> not before `Retry-After`; 412 -> parked as a conflict; 422 -> parked as a
-defect (never a new key); 401/403 -> parked, and the replay stops until the
-key works; any other 4xx -> parked as rejected, with the API's message and
-field paths. Nothing is ever dropped.
+defect (never a new key); 401 -> parked, and the replay stops until the key
+works; any other 4xx -> parked as rejected, with the API's message and field
+paths. Nothing is ever dropped.
+
+A 403 is the exception to the usual "credentials" reading: the replay asks
+`GET /v1/me` first, so by then the key is known to work, and a 403 is the API
+refusing this action to this user (a role or override rule). It is parked as
+rejected, with the API's reason, rather than resent at every sync.
 """
 
 import random
@@ -83,7 +88,13 @@ async def send_item(backend: CaseBackend, item: OutboxItem) -> Case:
 
 
 def _settle(
-    outbox: Outbox, item: OutboxItem, error: CaseApiError, now: datetime, tally: _Tally
+    outbox: Outbox,
+    item: OutboxItem,
+    error: CaseApiError,
+    now: datetime,
+    tally: _Tally,
+    *,
+    key_works: bool = True,
 ) -> None:
     """Record a failed attempt: retry later, or park it for a person."""
     failure = item_error(error)
@@ -99,7 +110,7 @@ def _settle(
         )
         tally.retrying += 1
         return
-    if isinstance(error, Unauthorized | Forbidden):
+    if isinstance(error, Unauthorized) or (isinstance(error, Forbidden) and not key_works):
         reason = ParkReason.NEEDS_CREDENTIALS
         tally.stopped = True
     elif isinstance(error, StaleRevision):
@@ -152,7 +163,7 @@ async def push(
         if not is_transient(error):
             due = due[:1]  # a refused key: the first item says why, the rest wait untouched
         for item in due:
-            _settle(outbox, outbox.start_sending(item.id), error, clock(), tally)
+            _settle(outbox, outbox.start_sending(item.id), error, clock(), tally, key_works=False)
         return PushResult(
             retrying=tally.retrying,
             parked=tally.parked,
