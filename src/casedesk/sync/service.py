@@ -170,6 +170,11 @@ class CaseService:
         await asyncio.to_thread(self.store.cache.save_details, details)
         return self.store.cache.details(details.case.id)
 
+    def is_unread(self, case_id: UUID) -> bool:
+        """Whether the case's chat has a message the reviewer has not seen."""
+        row = self.store.cache.row(case_id)
+        return row is not None and self.store.cache.is_unread(row)
+
     def mark_chat_read(self, case_id: UUID) -> None:
         """The reviewer saw the case's chat up to its newest message (clears the unread flag)."""
         details = self.store.cache.details(case_id)

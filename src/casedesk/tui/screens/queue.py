@@ -1,6 +1,7 @@
 """`QueueScreen`: the views, the filter line and the table of cases to triage."""
 
 import asyncio
+from dataclasses import replace
 from typing import ClassVar
 from uuid import UUID
 
@@ -64,7 +65,6 @@ class QueueScreen(DeskScreen):
         self.sort = "reference"
         self.reverse = False
         self._opened: CaseScreen | None = None
-        self._return_to: UUID | None = None
 
     def compose(self) -> ComposeResult:
         yield Tabs(
@@ -103,8 +103,7 @@ class QueueScreen(DeskScreen):
             # "me", unread and pending live in the context: re-bind the query to the new one.
             self.filter_query = self._parse(self.filter_query.text) or self.filter_query
         self._show_counts()
-        keep, self._return_to = self._return_to, None
-        self.apply(keep=keep)
+        self.apply()
 
     def apply(self, keep: UUID | None = None) -> None:
         if self.snapshot is None:
@@ -278,8 +277,18 @@ class QueueScreen(DeskScreen):
         self.app.push_screen(self._opened)
 
     def on_screen_resume(self) -> None:
-        """Back from a case: the cursor on the last case looked at, flags (read chat) current."""
+        """Back from a case: the cursor on the last case looked at, its unread flag current.
+
+        No new snapshot (a sync sends `CacheChanged` for that): only the chats read meanwhile
+        lose their flag.
+        """
         opened, self._opened = self._opened, None
-        if opened is not None:
-            self._return_to = opened.case_id
-            self.reload()
+        if opened is None or self.snapshot is None:
+            return
+        context = self.snapshot.context
+        read = {case_id for case_id in opened.case_ids if case_id in context.unread}
+        read = {case_id for case_id in read if not self.service.is_unread(case_id)}
+        if read:
+            unread = set(context.unread) - read  # type: ignore[call-overload]
+            self.snapshot = replace(self.snapshot, context=replace(context, unread=unread))
+        self.apply(keep=opened.case_id)

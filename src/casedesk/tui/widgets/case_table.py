@@ -17,7 +17,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -200,13 +200,20 @@ class CaseTable(ScrollView, can_focus=True):
 
     def set_cursor(self, index: int) -> None:
         last = max(0, len(self._rows) - 1)
+        before = self.cursor
         self.cursor = min(max(0, index), last)
         top = round(self.scroll_y)
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False)
+            self.refresh()
         elif self.cursor >= top + self._visible_rows:
             self.scroll_to(y=self.cursor - self._visible_rows + 1, animate=False)
-        self.refresh()
+            self.refresh()
+        else:
+            # No scroll: only the two lines whose highlight changed are drawn again.
+            width = self.size.width
+            for row in {before, self.cursor}:
+                self.refresh(Region(0, row - top + 1, width, 1))
         self.post_message(self.CursorMoved(self.current_id))
 
     def action_cursor_down(self) -> None:
