@@ -24,7 +24,7 @@ from casedesk.tui.app import CasedeskApp
 from casedesk.tui.screens.bulk import BulkCloseDialog, BulkTextDialog
 from casedesk.tui.screens.queue import QueueScreen
 from casedesk.tui.settings import ConsoleSettings
-from casedesk.tui.widgets.outbox_dialogs import ConfirmDialog
+from casedesk.tui.widgets.confirm import ConfirmDialog
 
 SIZE = (160, 50)
 BULK_IDS = {"queue.bulk_assign", "queue.bulk_escalate", "queue.bulk_comment", "queue.bulk_close"}

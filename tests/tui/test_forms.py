@@ -32,13 +32,13 @@ from casedesk.sync.service import CaseService
 from casedesk.tui.app import CasedeskApp
 from casedesk.tui.commands import CaseCommands
 from casedesk.tui.forms.base import ActionForm
-from casedesk.tui.forms.confirm import ConfirmScreen
 from casedesk.tui.forms.fields import FormField
 from casedesk.tui.screens.case import CaseScreen
 from casedesk.tui.screens.help import HelpScreen
 from casedesk.tui.screens.queue import QueueScreen
 from casedesk.tui.settings import ConsoleSettings
 from casedesk.tui.widgets.case_header import CaseHeader
+from casedesk.tui.widgets.confirm import ConfirmDialog
 
 SIZE = (160, 50)
 OFFLINE = RetryPolicy(attempts=1)
@@ -361,7 +361,7 @@ async def test_closing_asks_a_confirmation_naming_the_case_then_closes_it_on_the
         await pilot.press("x", "down", "enter", "tab", *"All clear", "ctrl+s")
         await settle(pilot)
         confirm = app.screen
-        assert isinstance(confirm, ConfirmScreen)
+        assert isinstance(confirm, ConfirmDialog)
         question = str(confirm.question)
         assert case["reference"] in question and case["name"] in question
         assert "reject" in question

@@ -33,7 +33,8 @@ from casedesk.tui.screens.help import HelpScreen
 from casedesk.tui.screens.outbox import OutboxScreen
 from casedesk.tui.screens.queue import QueueScreen
 from casedesk.tui.settings import ConsoleSettings
-from casedesk.tui.widgets.outbox_dialogs import ConfirmDialog, ItemDetailsDialog
+from casedesk.tui.widgets.confirm import ConfirmDialog
+from casedesk.tui.widgets.outbox_dialogs import ItemDetailsDialog
 from casedesk.tui.widgets.outbox_format import age, next_try, state_label
 from casedesk.tui.widgets.outbox_table import OutboxTable
 

@@ -29,9 +29,9 @@ from textual.worker import Worker, WorkerState
 from casedesk.domain.actions import CaseAction
 from casedesk.domain.case import Case
 from casedesk.sync.service import CaseService, PendingAction
-from casedesk.tui.forms.confirm import ConfirmScreen
 from casedesk.tui.forms.fields import FieldValue, FormField
 from casedesk.tui.forms.people import UserPicker
+from casedesk.tui.widgets.confirm import ConfirmDialog
 
 DRAFT_DELAY = 0.4
 DRAFT_GROUP = "form-draft"
@@ -343,7 +343,7 @@ class ActionForm(ModalScreen[CaseAction | None]):
             else:
                 self._lock(False)
 
-        self.app.push_screen(ConfirmScreen(question, yes=self.SUBMIT), answered)
+        self.app.push_screen(ConfirmDialog(question, confirm=self.SUBMIT), answered)
 
     def validate(self) -> CaseAction | None:
         """The action, or `None` with every error shown where it belongs."""

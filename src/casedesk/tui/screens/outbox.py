@@ -21,7 +21,8 @@ from textual.widgets import DataTable, Footer, Static
 from casedesk.sync.service import CaseService
 from casedesk.tui.messages import CacheChanged, ClockTicked
 from casedesk.tui.screens.base import DeskScreen
-from casedesk.tui.widgets.outbox_dialogs import ConfirmDialog, ItemDetailsDialog
+from casedesk.tui.widgets.confirm import ConfirmDialog
+from casedesk.tui.widgets.outbox_dialogs import ItemDetailsDialog
 from casedesk.tui.widgets.outbox_format import (
     PARKED,
     QUEUED,

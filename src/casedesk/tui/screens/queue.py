@@ -29,8 +29,8 @@ from casedesk.tui.screens.bulk import (
 from casedesk.tui.screens.case import CaseScreen
 from casedesk.tui.screens.outbox import announce_cache_changed
 from casedesk.tui.widgets.case_table import SORTABLE, CaseTable
+from casedesk.tui.widgets.confirm import ConfirmDialog
 from casedesk.tui.widgets.filter_bar import FilterBar
-from casedesk.tui.widgets.outbox_dialogs import ConfirmDialog
 from casedesk.tui.widgets.status_bar import StatusBar
 
 
