@@ -12,12 +12,15 @@ from textual.widgets import Footer, Input, Tab, Tabs
 
 from casedesk.domain import limits
 from casedesk.domain.actions import AssignAction, CaseAction, CloseAction
+from casedesk.domain.create import NewCase
 from casedesk.domain.enums import ActionType
 from casedesk.domain.query import Query, QueryError, parse_query
 from casedesk.domain.views import VIEWS, VIEWS_BY_KEY
 from casedesk.sync.service import CaseService
 from casedesk.sync.snapshot import QueueSnapshot
 from casedesk.tui.bulk import BulkPlan, cases, plan_bulk, refusals_text, run_bulk, summary
+from casedesk.tui.forms.new_case import FORM as NEW_CASE_FORM
+from casedesk.tui.forms.new_case import NewCaseForm
 from casedesk.tui.messages import CacheChanged, ClockTicked
 from casedesk.tui.screens.base import DeskScreen
 from casedesk.tui.screens.bulk import (
@@ -54,6 +57,7 @@ class QueueScreen(DeskScreen):
         Binding("e", "bulk('escalate')", "Escalate marked", id="queue.bulk_escalate"),
         Binding("c", "bulk('comment')", "Comment on marked", id="queue.bulk_comment"),
         Binding("x", "bulk('close')", "Close marked", id="queue.bulk_close"),
+        Binding("N", "create_case", "New case", id="queue.create"),
         *_view_bindings(),
     ]
 
@@ -263,6 +267,48 @@ class QueueScreen(DeskScreen):
             timeout=12,
             markup=False,
         )
+
+    # -- a new case --------------------------------------------------------------------
+
+    def action_create_case(self) -> None:
+        """The new-case form; what it returns is queued (and sent) through the outbox."""
+        self.app.push_screen(NewCaseForm(self.service), self._create_if)
+
+    def _create_if(self, new_case: NewCase | None) -> None:
+        if new_case is not None:
+            self.create_case(new_case)
+
+    # Never exclusive: cancelling a worker mid-send would leave an item half sent.
+    @work(group="create-case", exit_on_error=False)
+    async def create_case(self, new_case: NewCase) -> None:
+        """Queue the case durably, forget the form's draft, send it, say what became of it."""
+        try:
+            queued = await self.service.create_case(new_case, send=False)
+        except Exception as error:
+            self.notify(f"Not queued: {error}", title="New case", severity="error", markup=False)
+            return
+        await self.service.clear_draft(None, NEW_CASE_FORM)
+        queued = await self.service.deliver(queued)
+        if queued.sent:
+            self.notify(f"created: {new_case.name}", title="New case", markup=False)
+        elif queued.item.state.value == "parked":
+            self.notify(
+                f"refused: {queued.error or 'refused by the API'}",
+                title="New case",
+                severity="error",
+                timeout=12,
+                markup=False,
+            )
+        else:
+            reason = f" ({queued.error})" if queued.error else ""
+            self.notify(
+                f"queued: {new_case.name} — sent at the next sync{reason}",
+                title="New case",
+                severity="warning",
+                markup=False,
+            )
+        announce_cache_changed(self.app)
+        self.reload()
 
     @on(CaseTable.CaseChosen)
     def _case_chosen(self, event: CaseTable.CaseChosen) -> None:
