@@ -10,34 +10,21 @@ the same form opens again on the same case; the case screen clears it once the
 action is durably queued.
 """
 
-import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Self, TypeVar
+from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
-from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
-from textual.timer import Timer
-from textual.widgets import Button, Input, RadioSet, SelectionList, Static, TextArea
-from textual.worker import Worker, WorkerState
 
 from casedesk.domain.actions import CaseAction
 from casedesk.domain.case import Case
 from casedesk.sync.service import CaseService, PendingAction
 from casedesk.tui.forms.fields import FieldValue, FormField
 from casedesk.tui.forms.people import UserPicker
+from casedesk.tui.forms.screen import FormScreen
 from casedesk.tui.widgets.confirm import ConfirmDialog
-
-DRAFT_DELAY = 0.4
-DRAFT_GROUP = "form-draft"
-"""Seconds of quiet typing before the draft is written (each write is fsynced)."""
-
-KEYS_HINT = "Ctrl+S submit · Esc cancel (the draft is kept) · Tab / Shift+Tab move between fields"
 
 ActionT = TypeVar("ActionT", bound=BaseModel)
 
@@ -70,59 +57,19 @@ def error_path(error: ErrorDetails) -> str:
     return ".".join(str(part) for part in error["loc"])
 
 
-class ActionForm(ModalScreen[CaseAction | None]):
+class ActionForm(FormScreen[CaseAction]):
     """The base of every case action's form; subclasses lay out fields and build the action."""
 
     FORM: ClassVar[str] = ""
     """The form's name: its drafts are kept under (case id, this name)."""
     VERB: ClassVar[str] = ""
     """What the title says before the case: `Comment on`."""
-    SUBMIT: ClassVar[str] = "Submit"
-    """The label of the submit button."""
-    KEEPS_DRAFT: ClassVar[bool] = True
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "submit", "Submit", id="form.submit", priority=True),
-        Binding("escape", "cancel", "Cancel (keeps the draft)", id="form.cancel"),
-    ]
-
-    DEFAULT_CSS = """
-    ActionForm {
-        align: center middle;
-    }
-    ActionForm > #form {
-        width: 90;
-        max-width: 95%;
-        height: auto;
-        max-height: 95%;
-    }
-    ActionForm #form-fields {
-        height: auto;
-        max-height: 1fr;
-    }
-    ActionForm #form-buttons {
-        height: auto;
-    }
-    ActionForm #form-error {
-        display: none;
-    }
-    ActionForm #form-error.-shown {
-        display: block;
-    }
-    """
 
     def __init__(self, service: CaseService, *, case: Case) -> None:
-        super().__init__()
-        self.service = service
+        super().__init__(service)
         self.case = case
-        self.submitted = False
-        """Set on the first valid submit: a second Ctrl+S or Enter does nothing."""
         self.edited: PendingAction | None = None
         """The outbox item this form corrects (a parked action), if it does."""
-        self._saved: dict[str, FieldValue] = {}
-        self._latest: dict[str, FieldValue] | None = None
-        self._draft_timer: Timer | None = None
-        self._draft_lock = asyncio.Lock()
 
     def edit(self, pending: PendingAction) -> Self:
         """Open on an action already in the outbox: its fields as queued, the API's errors
@@ -136,6 +83,10 @@ class ActionForm(ModalScreen[CaseAction | None]):
         return self.FORM if self.edited is None else f"{self.FORM}@{self.edited.item_id}"
 
     # -- what subclasses provide -------------------------------------------------------
+
+    @property
+    def draft_place(self) -> tuple[UUID | None, str]:
+        return self.case.id, self.draft_key
 
     def compose_fields(self) -> Iterable[FormField]:
         """The form's fields, in Tab order."""
@@ -194,27 +145,6 @@ class ActionForm(ModalScreen[CaseAction | None]):
             title = Content.assemble(("Correct a refused action: ", "bold"), title)
         return title
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="form"):
-            yield Static(self.title_content(), id="form-title")
-            intro = self.intro()
-            if intro is not None:
-                yield Static(intro, id="form-intro")
-            with VerticalScroll(id="form-fields", can_focus=False):
-                yield from self.compose_fields()
-            yield Static("", id="form-error")
-            with Horizontal(id="form-buttons"):
-                yield Button(self.SUBMIT, id="form-submit", variant="primary")
-                yield Button("Cancel", id="form-cancel")
-            yield Static(KEYS_HINT, id="form-keys", markup=False)
-
-    @property
-    def fields(self) -> dict[str, FormField]:
-        return {field.path: field for field in self.query(FormField)}
-
-    def values(self) -> dict[str, FieldValue]:
-        return {path: field.value for path, field in self.fields.items()}
-
     def on_mount(self) -> None:
         saved = self.service.draft(self.case.id, self.draft_key) if self.KEEPS_DRAFT else None
         if saved is None and self.edited is not None:
@@ -241,89 +171,6 @@ class ActionForm(ModalScreen[CaseAction | None]):
                 values[path] = value
         return values
 
-    # -- drafts ------------------------------------------------------------------------
-
-    @on(Input.Changed)
-    @on(TextArea.Changed)
-    @on(RadioSet.Changed)
-    @on(SelectionList.SelectedChanged)
-    def _changed(self) -> None:
-        if not self.KEEPS_DRAFT or self.submitted:
-            return
-        self._latest = self.values()
-        if self._draft_timer is not None:
-            self._draft_timer.stop()
-        self._draft_timer = self.set_timer(DRAFT_DELAY, self._keep_draft_soon)
-
-    def _keep_draft_soon(self) -> None:
-        self.run_worker(self.keep_draft(), group=DRAFT_GROUP, exit_on_error=False)
-
-    @on(Worker.StateChanged)
-    def _draft_failed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == DRAFT_GROUP and event.state is WorkerState.ERROR:
-            self.notify(
-                f"Could not keep the draft of this form: {event.worker.error}",
-                title="Draft",
-                severity="error",
-                markup=False,
-            )
-
-    async def on_unmount(self) -> None:
-        """Leaving by any way (Ctrl+Q included) keeps what was typed since the last write.
-
-        The fields may be gone already: what they last held was noted on each change.
-        """
-        self._stop_draft_timer()
-        if not self.submitted and self._latest is not None:
-            try:
-                await self.keep_draft(self._latest)
-            except Exception:  # the store may be closing with the app: the last write stands
-                return
-
-    async def keep_draft(self, values: dict[str, FieldValue] | None = None) -> None:
-        """Write what the fields hold (now, or `values`) if it changed since the last write;
-        a form emptied forgets its draft."""
-        if not self.KEEPS_DRAFT:
-            return
-        async with self._draft_lock:
-            values = self.values() if values is None else values
-            if values == self._saved:
-                return
-            if all(value in (None, "", []) for value in values.values()):
-                await self.service.clear_draft(self.case.id, self.draft_key)
-            else:
-                await self.service.save_draft(self.case.id, self.draft_key, values)
-            self._saved = values
-
-    def _stop_draft_timer(self) -> None:
-        if self._draft_timer is not None:
-            self._draft_timer.stop()
-            self._draft_timer = None
-
-    # -- submit and cancel -------------------------------------------------------------
-
-    @on(Input.Submitted)
-    def _next_field(self, event: Input.Submitted) -> None:
-        """Enter in a one-line field moves on, as Tab would."""
-        event.stop()
-        self.focus_next()
-
-    @on(Button.Pressed, "#form-submit")
-    async def _submit_pressed(self) -> None:
-        await self.action_submit()
-
-    @on(Button.Pressed, "#form-cancel")
-    async def _cancel_pressed(self) -> None:
-        await self.action_cancel()
-
-    async def action_cancel(self) -> None:
-        """Close the form without acting; what is typed stays as the draft."""
-        if self.submitted:
-            return
-        self._stop_draft_timer()
-        await self.keep_draft()
-        self.dismiss(None)
-
     async def action_submit(self) -> None:
         """Build the action; on errors show them by their fields, else return it (once)."""
         if self.submitted:
@@ -347,9 +194,7 @@ class ActionForm(ModalScreen[CaseAction | None]):
 
     def validate(self) -> CaseAction | None:
         """The action, or `None` with every error shown where it belongs."""
-        for field in self.fields.values():
-            field.clear_error()
-        self._show_form_error([])
+        self.clear_errors()
         try:
             return self.build(self.values())
         except FormProblem as problem:
@@ -375,30 +220,3 @@ class ActionForm(ModalScreen[CaseAction | None]):
         if first is not None:
             first.editor.focus()
             first.scroll_visible()
-
-    @staticmethod
-    def _field_for(path: str, fields: Mapping[str, FormField]) -> FormField | None:
-        """The field of `path` or of its nearest parent (`reviewer_ids.0` → `reviewer_ids`)."""
-        parts = path.split(".")
-        while parts:
-            field = fields.get(".".join(parts))
-            if field is not None:
-                return field
-            parts.pop()
-        return None
-
-    def _show_form_error(self, messages: list[str]) -> None:
-        box = self.query_one("#form-error", Static)
-        box.update(Content("\n".join(messages)))
-        box.set_class(bool(messages), "-shown")
-
-    def _lock(self, locked: bool) -> None:
-        """Disable the form while its action is on its way (no second submit)."""
-        self.submitted = locked
-        self.query_one("#form-fields").disabled = locked
-        self.query_one("#form-buttons").disabled = locked
-
-    async def _finish(self, action: CaseAction) -> None:
-        self._stop_draft_timer()
-        await self.keep_draft()  # the draft holds the final text until the action is queued
-        self.dismiss(action)

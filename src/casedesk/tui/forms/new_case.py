@@ -10,33 +10,22 @@ restored when the form opens again; the queue screen clears it once the case is
 durably queued.
 """
 
-import asyncio
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any
+from uuid import UUID
 
 from pydantic import ValidationError
-from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
-from textual.timer import Timer
-from textual.widgets import Button, Input, RadioSet, Static, TextArea
+from textual.widgets import Input
 
 from casedesk.domain import limits
 from casedesk.domain.create import NewCase, new_case_problems
 from casedesk.domain.enums import CompanyType
 from casedesk.domain.people import Queue
 from casedesk.sync.service import CaseService
-from casedesk.tui.forms.base import (
-    DRAFT_DELAY,
-    KEYS_HINT,
-    FormProblem,
-    error_message,
-    error_path,
-)
+from casedesk.tui.forms.base import FormProblem, error_message, error_path
 from casedesk.tui.forms.fields import FieldValue, FormField, choices, text_area
+from casedesk.tui.forms.screen import FormScreen
 
 FORM = "new_case"
 """The drafts of this form are kept under (no case, this name)."""
@@ -54,51 +43,20 @@ def _lines(text: str) -> list[tuple[int, str]]:
     ]
 
 
-class NewCaseForm(ModalScreen[NewCase | None]):
+class NewCaseForm(FormScreen[NewCase]):
     """The fields of `POST /v1/cases`; dismisses with a valid `NewCase`, or `None` on Esc."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "submit", "Submit", id="form.submit", priority=True),
-        Binding("escape", "cancel", "Cancel (keeps the draft)", id="form.cancel"),
-    ]
+    SUBMIT = "Create case"
 
     DEFAULT_CSS = """
-    NewCaseForm {
-        align: center middle;
-    }
-    NewCaseForm > #form {
-        width: 90;
-        max-width: 95%;
-        height: auto;
-        max-height: 95%;
-    }
-    NewCaseForm #form-fields {
-        height: auto;
-        max-height: 1fr;
-    }
-    NewCaseForm #form-buttons {
-        height: auto;
-    }
     NewCaseForm TextArea {
         height: 5;
-    }
-    NewCaseForm #form-error {
-        display: none;
-    }
-    NewCaseForm #form-error.-shown {
-        display: block;
     }
     """
 
     def __init__(self, service: CaseService, *, queues: list[Queue] | None = None) -> None:
-        super().__init__()
-        self.service = service
+        super().__init__(service)
         self.queues = list(service.queues() if queues is None else queues)
-        self.submitted = False
-        self._saved: dict[str, FieldValue] = {}
-        self._latest: dict[str, FieldValue] | None = None
-        self._draft_timer: Timer | None = None
-        self._draft_lock = asyncio.Lock()
         self._individual_lines: list[int] = []
         """The line number (from 1) of each individual built, by index."""
         self._metadata_lines: dict[str, int] = {}
@@ -144,23 +102,16 @@ class NewCaseForm(ModalScreen[NewCase | None]):
         )
         yield FormField("individuals", "Individuals", text_area(), hint=INDIVIDUALS_HINT)
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="form"):
-            yield Static(Content.assemble(("New case", "bold")), id="form-title")
-            with VerticalScroll(id="form-fields", can_focus=False):
-                yield from self.compose_fields()
-            yield Static("", id="form-error")
-            with Horizontal(id="form-buttons"):
-                yield Button("Create case", id="form-submit", variant="primary")
-                yield Button("Cancel", id="form-cancel")
-            yield Static(KEYS_HINT, id="form-keys", markup=False)
+    def title_content(self) -> Content:
+        return Content.assemble(("New case", "bold"))
 
     @property
-    def fields(self) -> dict[str, FormField]:
-        return {field.path: field for field in self.query(FormField)}
+    def draft_place(self) -> tuple[UUID | None, str]:
+        return None, FORM
 
-    def values(self) -> dict[str, FieldValue]:
-        return {path: field.value for path, field in self.fields.items()}
+    def typed(self, values: dict[str, FieldValue]) -> dict[str, FieldValue]:
+        # The status choice is always set: alone, it is not something typed.
+        return {path: value for path, value in values.items() if path != "status"}
 
     def on_mount(self) -> None:
         saved = self.service.draft(None, FORM)
@@ -305,9 +256,7 @@ class NewCaseForm(ModalScreen[NewCase | None]):
 
     def validate_case(self) -> NewCase | None:
         """The case, or `None` with every problem shown under its field."""
-        for field in self.fields.values():
-            field.clear_error()
-        self._show_form_error([])
+        self.clear_errors()
         try:
             return self.build(self.values())
         except FormProblem as problem:
@@ -336,85 +285,6 @@ class NewCaseForm(ModalScreen[NewCase | None]):
             first.editor.focus()
             first.scroll_visible()
 
-    @staticmethod
-    def _field_for(path: str, fields: Mapping[str, FormField]) -> FormField | None:
-        parts = path.split(".")
-        while parts:
-            field = fields.get(".".join(parts))
-            if field is not None:
-                return field
-            parts.pop()
-        return None
-
-    def _show_form_error(self, messages: list[str]) -> None:
-        box = self.query_one("#form-error", Static)
-        box.update(Content("\n".join(messages)))
-        box.set_class(bool(messages), "-shown")
-
-    # -- drafts ------------------------------------------------------------------------
-
-    @on(Input.Changed)
-    @on(TextArea.Changed)
-    @on(RadioSet.Changed)
-    def _changed(self) -> None:
-        if self.submitted:
-            return
-        self._latest = self.values()
-        if self._draft_timer is not None:
-            self._draft_timer.stop()
-        self._draft_timer = self.set_timer(DRAFT_DELAY, self._keep_draft_soon)
-
-    def _keep_draft_soon(self) -> None:
-        self.run_worker(self.keep_draft(), group="form-draft", exit_on_error=False)
-
-    async def on_unmount(self) -> None:
-        self._stop_draft_timer()
-        if not self.submitted and self._latest is not None:
-            try:
-                await self.keep_draft(self._latest)
-            except Exception:  # the store may be closing with the app: the last write stands
-                return
-
-    async def keep_draft(self, values: dict[str, FieldValue] | None = None) -> None:
-        async with self._draft_lock:
-            values = self.values() if values is None else values
-            if values == self._saved:
-                return
-            typed = {path: value for path, value in values.items() if path != "status"}
-            if all(value in (None, "", []) for value in typed.values()):
-                await self.service.clear_draft(None, FORM)
-            else:
-                await self.service.save_draft(None, FORM, values)
-            self._saved = values
-
-    def _stop_draft_timer(self) -> None:
-        if self._draft_timer is not None:
-            self._draft_timer.stop()
-            self._draft_timer = None
-
-    # -- submit and cancel -------------------------------------------------------------
-
-    @on(Input.Submitted)
-    def _next_field(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.focus_next()
-
-    @on(Button.Pressed, "#form-submit")
-    async def _submit_pressed(self) -> None:
-        await self.action_submit()
-
-    @on(Button.Pressed, "#form-cancel")
-    async def _cancel_pressed(self) -> None:
-        await self.action_cancel()
-
-    async def action_cancel(self) -> None:
-        """Close without creating; what is typed stays as the draft."""
-        if self.submitted:
-            return
-        self._stop_draft_timer()
-        await self.keep_draft()
-        self.dismiss(None)
-
     async def action_submit(self) -> None:
         """Build the case; on problems show them by their fields, else return it (once)."""
         if self.submitted:
@@ -422,9 +292,5 @@ class NewCaseForm(ModalScreen[NewCase | None]):
         case = self.validate_case()
         if case is None:
             return
-        self.submitted = True
-        self.query_one("#form-fields").disabled = True
-        self.query_one("#form-buttons").disabled = True
-        self._stop_draft_timer()
-        await self.keep_draft()  # the draft holds the case until it is queued
-        self.dismiss(case)
+        self._lock(True)
+        await self._finish(case)  # the draft holds the case until it is queued
