@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 HERE = Path(__file__).resolve().parent
 STORE_BENCH = HERE / "store_bench.py"
@@ -234,7 +234,7 @@ def add_people(data_dir: Path, store_bench: Any) -> None:
 def child(argv: list[str]) -> None:
     """Entry point of a fresh interpreter: `build|interact <data_dir> …`, `cold <kind> …`."""
     parser = argparse.ArgumentParser(prog="console_bench child")
-    parser.add_argument("mode", choices=("build", "cold", "interact"))
+    parser.add_argument("mode", choices=("build", "cold", "interact", "interact-minimal"))
     parser.add_argument("target", help="console|minimal for cold; else the data dir")
     parser.add_argument("--data-dir")
     parser.add_argument("--size", type=int)
@@ -247,6 +247,8 @@ def child(argv: list[str]) -> None:
         build_child(Path(args.target), args.size)
     elif args.mode == "cold":
         cold_child(args)
+    elif args.mode == "interact-minimal":
+        minimal_interact_child()
     else:
         interact_child(args)
     sys.stdout.flush()
@@ -387,34 +389,15 @@ class Press:
     """Pilot `press` + `pause`: mostly Pilot's own idle waits."""
 
 
-class Session:
-    """The console under Pilot, with the helpers the phases share."""
+class Presser:
+    """Presses keys under Pilot and times each one from key to the frame showing its result."""
 
     def __init__(self, app: Any, pilot: Any, frames: FrameLog) -> None:
         self.app = app
         self.pilot = pilot
         self.frames = frames
-        self.queue = app.screen
-        self.table = self.queue.table
-        self.apply_times: list[float] = []
-        self.reloads = 0
         self.profiler: Any = None
         """When set, it samples the presses (only them: not the phase's own checks)."""
-
-        original_apply = self.queue.apply
-        original_reload = self.queue.reload
-
-        def timed_apply(keep: Any = None) -> None:
-            started = time.perf_counter()
-            original_apply(keep=keep)
-            self.apply_times.append(time.perf_counter() - started)
-
-        def counted_reload() -> Any:
-            self.reloads += 1
-            return original_reload()
-
-        self.queue.apply = timed_apply
-        self.queue.reload = counted_reload
 
     async def press(
         self,
@@ -449,6 +432,32 @@ class Session:
                 return Press(frame[0] - started, frame[1] - cpu_started, round_trip)
             await self.pilot.pause()
         return Press(None, None, round_trip)
+
+
+class Session(Presser):
+    """The console under Pilot, with the helpers the phases share."""
+
+    def __init__(self, app: Any, pilot: Any, frames: FrameLog) -> None:
+        super().__init__(app, pilot, frames)
+        self.queue = app.screen
+        self.table = self.queue.table
+        self.apply_times: list[float] = []
+        self.reloads = 0
+
+        original_apply = self.queue.apply
+        original_reload = self.queue.reload
+
+        def timed_apply(keep: Any = None) -> None:
+            started = time.perf_counter()
+            original_apply(keep=keep)
+            self.apply_times.append(time.perf_counter() - started)
+
+        def counted_reload() -> Any:
+            self.reloads += 1
+            return original_reload()
+
+        self.queue.apply = timed_apply
+        self.queue.reload = counted_reload
 
 
 def queue_probe(app: Any) -> Callable[[Any], Hashable]:
@@ -552,6 +561,46 @@ def interact_child(args: argparse.Namespace) -> None:
     print("RESULT " + json.dumps(results))
 
 
+def minimal_interact_child() -> None:
+    """The floor of every key → frame figure: a one-`Static` app whose j/k change its text.
+
+    Timed as the console's presses are, with its peak RSS: Textual's own cost.
+    """
+    import asyncio
+    import resource
+
+    from textual.app import App, ComposeResult
+    from textual.widgets import Static
+
+    class Counter(App[None]):
+        BINDINGS: ClassVar = [("j", "step(1)", "Down"), ("k", "step(-1)", "Up")]
+        count = 0
+
+        def compose(self) -> ComposeResult:
+            yield Static("0", markup=False)
+
+        def action_step(self, by: int) -> None:
+            self.count += by
+            self.query_one(Static).update(str(self.count))
+
+    app = Counter()
+    results: dict[str, Any] = {}
+
+    async def run() -> None:
+        async with app.run_test(size=SCREEN) as pilot:
+            await pilot.pause()
+            frames = FrameLog(lambda _screen: app.count)
+            frames.install()
+            presser = Presser(app, pilot, frames)
+            presses = [await presser.press(key) for key in CURSOR_KEYS[::2]]
+            results["keys"] = summarize(presses, wrong=0)
+
+    asyncio.run(run())
+    results["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results["hwm_mb"] = memory_now()[1]
+    print("RESULT " + json.dumps(results))
+
+
 def memory_now() -> tuple[float, float]:
     """This process's resident and peak resident memory now, in MB (Linux /proc)."""
     fields: dict[str, list[str]] = {}
@@ -585,8 +634,13 @@ async def open_case_phase(session: Session) -> dict[str, Any]:
 
     app, pilot, table = session.app, session.pilot, session.table
     presses, back, wrong = [], [], 0
+    # Cases whose chat, escalations, overrides and log are cached (all rows if none are).
+    cache = app.service.store.cache
+    cached = [
+        index for index, row in enumerate(table.rows) if cache.fetched_revision(row.id) is not None
+    ] or list(range(len(table.rows)))
     for number in range(OPEN_CASES):
-        table.set_cursor((number * 7919) % len(table.rows))
+        table.set_cursor(cached[(number * 7919) % len(cached)])
         await pilot.pause()
         wanted = table.current_id
         presses.append(await session.press("enter", profile_until=shows_another_screen))
@@ -853,6 +907,23 @@ def interact_run(
     )
     if done.returncode != 0 or result is None:
         raise RuntimeError(f"interaction child failed:\n{done.stderr[-4000:]}")
+    return dict(json.loads(result))
+
+
+def minimal_interact_run(root: Path) -> dict[str, Any]:
+    """Key → frame latencies and peak RSS of the minimal app (the floors of those figures)."""
+    done = subprocess.run(
+        spawn(["interact-minimal", "-"]),
+        capture_output=True,
+        text=True,
+        check=False,
+        env=child_env(root),
+    )
+    result = next(
+        (line[7:] for line in done.stdout.splitlines() if line.startswith("RESULT ")), None
+    )
+    if done.returncode != 0 or result is None:
+        raise RuntimeError(f"minimal interaction child failed:\n{done.stderr[-4000:]}")
     return dict(json.loads(result))
 
 

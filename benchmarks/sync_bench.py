@@ -45,6 +45,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -131,8 +132,14 @@ class Server:
 # -- the floor ----------------------------------------------------------------------
 
 
-async def plain_fetch(base_url: str, key: str) -> dict[str, int]:
-    """What the pull asks for, with nothing but httpx and orjson: the floor of a full sync."""
+async def plain_fetch(
+    base_url: str, key: str, *, since: str | None = None, details: bool = True
+) -> dict[str, int]:
+    """What the pull asks for, with nothing but httpx and orjson: the floor of a full sync.
+
+    With `since` (an ISO instant) it walks only the cases changed since then, as an
+    incremental pull does; without `details`, it skips the case details.
+    """
     headers = {"X-API-KEY": key, "Accept": "application/json"}
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as http:
 
@@ -155,8 +162,13 @@ async def plain_fetch(base_url: str, key: str) -> dict[str, int]:
         me, _users, _queues = await asyncio.gather(
             get("/v1/me"), walk("/v1/users", {}), walk("/v1/queues", {})
         )
-        cases = await walk("/v1/cases", {"sort": "updated_at", "limit": pulling.PAGE_SIZE})
+        query: dict[str, Any] = {"sort": "updated_at", "limit": pulling.PAGE_SIZE}
+        if since is not None:
+            query["updated_since"] = since
+        cases = await walk("/v1/cases", query)
         received = {case["id"]: case for case in cases}
+        if not details:
+            return {"cases": len(received), "details": 0}
         my_id = me["data"]["id"]
         mine = [
             case_id
@@ -280,9 +292,22 @@ async def full_sync(
     return floors, pulls, splits, kept, shape
 
 
+@dataclass
+class Incremental:
+    """Timed incremental pulls, and what the same requests cost with plain httpx."""
+
+    samples: list[float]
+    """Wall seconds of each `pull()`."""
+    received: list[int]
+    writes: list[float]
+    """Seconds of each pull spent writing the cache (from "writing" to the end)."""
+    floors: list[float]
+    """Seconds of a plain httpx + orjson fetch of the same requests, right after each pull."""
+
+
 async def incremental_sync(
     server: Server, key: str, data_dir: Path, runs: int, profile: Path | None
-) -> tuple[list[float], list[int]]:
+) -> Incremental:
     service = service_for(server.base_url, key, data_dir)
     cache = service.store.cache
     me = cache.me()
@@ -297,9 +322,8 @@ async def incremental_sync(
         and not details.fetched
     ]
     rng = random.Random(11)
-    samples: list[float] = []
+    result = Incremental([], [], [], [])
     other = server.key({"contributor", "reviewer"})
-    received: list[int] = []
     async with httpx.AsyncClient(
         base_url=server.base_url, headers={"X-API-KEY": other}, timeout=60
     ) as http:
@@ -312,13 +336,21 @@ async def incremental_sync(
             await change_cases(http, [spacer], "bench spacer")
             await service.pull()
             await change_cases(http, chosen, f"bench change {run}")
+            since = service.store.cache.sync_state().updated_since
+            assert since is not None
+            phases = Phases()
             with profiled(profile if run == 0 else None):
-                seconds, result = await timed(service.pull)
-            samples.append(seconds)
-            received.append(result.cases)
-            assert CHANGED <= result.cases <= CHANGED + 1 and not result.full, result
+                seconds, pulled = await timed(partial(service.pull, progress=phases))
+            result.samples.append(seconds)
+            result.writes.append(phases.split(seconds)["write"])
+            result.received.append(pulled.cases)
+            assert CHANGED <= pulled.cases <= CHANGED + 1 and not pulled.full, pulled
+            floor, _ = await timed(
+                partial(plain_fetch, server.base_url, key, since=since.isoformat(), details=False)
+            )
+            result.floors.append(floor)
     await close(service)
-    return samples, received
+    return result
 
 
 async def change_cases(http: httpx.AsyncClient, case_ids: list[uuid.UUID], text: str) -> None:
@@ -451,9 +483,10 @@ async def bench_size(
         print(f"  ratio: {ratio:.2f}x{verdict('full_sync_ratio', size, ratio)}")
         records.append(record(size, "full_sync_ratio", pull * 1000, "ms", floor * 1000, ratio))
 
-        samples, received = await incremental_sync(
+        incremental = await incremental_sync(
             server, key, store_dir, runs, profile("incremental_pull")
         )
+        samples, received = incremental.samples, incremental.received
         value = statistics.median(samples) * 1000
         print(
             f"incremental sync, {CHANGED} changed cases (received {min(received)}-"
