@@ -1,0 +1,49 @@
+"""The reliability suite: tiers, iteration counts, and the recorder of `reports/reliability.json`.
+
+Every test here is marked `smoke` and runs seeded, with small counts, in CI
+(`pytest tests/reliability -m smoke`); with `--full` (registered in
+tests/conftest.py) the same tests run with the issue's counts and record into
+`reports/reliability-full.json` instead.
+"""
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+TESTS = HERE.parent
+ROOT = TESTS.parent
+REPORTS = ROOT / "reports"
+
+# The suites we build on keep their helpers beside their tests; import them as they do.
+for folder in (HERE, TESTS / "sync", TESTS / "api", TESTS / "tui", TESTS / "store"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from figures import Recorder, ScaledTier, Tier  # noqa: E402
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every reliability scenario runs in the smoke tier (bigger counts with --full)."""
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.smoke)
+
+
+@pytest.fixture(scope="session")
+def tier(request: pytest.FixtureRequest) -> Tier:
+    full = bool(request.config.getoption("--full", default=False))
+    scale = os.environ.get("CASEDESK_RELIABILITY_SCALE")
+    return ScaledTier(full=full, scale=float(scale)) if scale and full else Tier(full=full)
+
+
+@pytest.fixture(scope="session")
+def recorder(tier: Tier) -> Iterator[Recorder]:
+    name = "reliability-full.json" if tier.full else "reliability.json"
+    path = Path(os.environ.get("CASEDESK_RELIABILITY_REPORT", REPORTS / name))
+    kept = Recorder(path, tier)
+    yield kept
+    kept.save()
