@@ -14,6 +14,15 @@ from casedesk.server_process import ServerProcess
 from casedesk.server_process import start_server as launch
 
 DEMO_CASES = 60
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full",
+        action="store_true",
+        default=False,
+        help="tests/reliability: run the full tier (the issue's counts), not the smoke tier",
+    )
 DEMO_SEED = 7
 
 
