@@ -15,6 +15,7 @@ from casedesk.server_process import start_server as launch
 
 DEMO_CASES = 60
 
+DEMO_SEED = 7
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
@@ -23,7 +24,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="tests/reliability: run the full tier (the issue's counts), not the smoke tier",
     )
-DEMO_SEED = 7
 
 
 @dataclass
