@@ -14,8 +14,8 @@ from casedesk.server_process import ServerProcess
 from casedesk.server_process import start_server as launch
 
 DEMO_CASES = 60
-
 DEMO_SEED = 7
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
