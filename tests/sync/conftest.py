@@ -55,6 +55,15 @@ def error_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture
+def up(server: Server) -> Iterator[Server]:
+    """The module's server, running at the start of the test and again at its end
+    (a test may stop it to be offline, and start it again on the same port and data)."""
+    server.start()
+    yield server
+    server.start()
+
+
+@pytest.fixture
 def reviewer(server: Server) -> Iterator[httpx.Client]:
     """Plain HTTP as the service's own user (reviewer of org 0)."""
     with server.client(server.key("reviewer")) as client:

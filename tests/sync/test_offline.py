@@ -4,23 +4,13 @@
 again on the same port and data dir (it keeps its database).
 """
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from synckit import Server, action_log, entries_for, server_cases
 
 from casedesk.domain.actions import CommentAction, EscalateAction, QueryAction
 from casedesk.domain.enums import ActionType
 from casedesk.store.outbox import OutboxState
-
-
-@pytest.fixture
-def up(server: Server) -> Iterator[Server]:
-    """The module's server, running at the start of the test and again at its end."""
-    server.start()
-    yield server
-    server.start()
 
 
 def comment(text: str) -> CommentAction:

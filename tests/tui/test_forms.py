@@ -33,6 +33,7 @@ from casedesk.tui.app import CasedeskApp
 from casedesk.tui.commands import CaseCommands
 from casedesk.tui.forms.base import ActionForm
 from casedesk.tui.forms.fields import FormField
+from casedesk.tui.forms.files import FilePicker
 from casedesk.tui.screens.case import CaseScreen
 from casedesk.tui.screens.help import HelpScreen
 from casedesk.tui.screens.queue import QueueScreen
@@ -292,6 +293,87 @@ async def test_a_blank_or_too_long_comment_is_named_under_its_field_and_nothing_
     assert server.actions(case["id"], "comment") == []
 
 
+def attach(app: CasedeskApp) -> FilePicker:
+    picker = field(app, "document_ids").editor
+    assert isinstance(picker, FilePicker)
+    return picker
+
+
+async def test_files_picked_by_path_with_completion_are_uploaded_with_the_comment(
+    server: Server, desks: DeskFactory, tmp_path: Path
+) -> None:
+    case = server.new_case("Comment files")
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    (folder / "passport-front.jpg").write_bytes(b"front" * 200)
+    (folder / "passport-back.jpg").write_bytes(b"back" * 200)
+    (folder / "kbis [2026].pdf").write_bytes(b"%PDF kbis")
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("c", *"Two files", "tab")
+        assert attach(app).input.has_focus
+        await pilot.press(*f"{folder}/pa", "tab")  # completes as far as the names agree
+        assert attach(app).input.value == f"{folder}/passport-"
+        await pilot.press("b", "tab")
+        assert attach(app).input.value == f"{folder}/passport-back.jpg"
+        await pilot.press("enter", *f"{folder}/k", "tab", "enter")
+        assert attach(app).paths == [f"{folder}/passport-back.jpg", f"{folder}/kbis [2026].pdf"]
+        assert "kbis [2026].pdf" in rendered(attach(app).chosen_line)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        await pilot.press("2")
+        chat = tab(app, "chat")
+        assert "passport-back.jpg" in chat and "kbis [2026].pdf" in chat
+    [entry] = server.actions(case["id"], "comment")
+    [message] = [
+        m for m in server.get(f"/v1/cases/{case['id']}/messages") if m["body"] == "Two files"
+    ]
+    assert [d["name"] for d in message["documents"]] == ["passport-back.jpg", "kbis [2026].pdf"]
+    assert entry["payload"]["document_ids"] == [d["id"] for d in message["documents"]]
+    with server.http() as http:
+        content = http.get(f"/v1/documents/{message['documents'][1]['id']}/content").content
+    assert content == b"%PDF kbis"
+
+
+async def test_a_missing_too_large_or_unattached_file_is_named_and_nothing_is_queued(
+    server: Server, desks: DeskFactory, tmp_path: Path
+) -> None:
+    case = server.new_case("Comment bad files")
+    huge = tmp_path / "huge.bin"
+    with huge.open("wb") as out:  # sparse: the size without the bytes
+        out.truncate(limits.DOCUMENT_MAX_BYTES + 1)
+    fine = tmp_path / "fine.txt"
+    fine.write_text("fine")
+    desk = await desks()
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case["id"])
+        await pilot.press("c", *"Files", "tab", *f"{tmp_path}/nope.pdf", "enter")
+        assert error_of(app, "document_ids") == f"{tmp_path}/nope.pdf: no such file."
+        assert attach(app).paths == []
+        attach(app).input.value = str(huge)
+        await pilot.press("enter")
+        assert f"limited to {limits.DOCUMENT_MAX_BYTES:,} bytes" in error_of(app, "document_ids")
+        attach(app).input.value = str(fine)
+        await pilot.press("enter")
+        assert error_of(app, "document_ids") == "" and attach(app).paths == [str(fine)]
+        attach(app).input.value = str(tmp_path)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "typed but not attached" in error_of(app, "document_ids")
+        attach(app).input.value = ""
+        fine.unlink()  # attached, then moved away before the submit
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert error_of(app, "document_ids") == f"{fine}: no such file."
+        assert not form(app).submitted
+        assert desk.service.case_outbox(uuid.UUID(case["id"])) == []
+    assert server.actions(case["id"], "comment") == []
+
+
 # -- escalate ------------------------------------------------------------------------------
 
 
@@ -487,21 +569,25 @@ async def test_a_closed_case_offers_only_reopen_to_a_reviewer_and_nothing_to_a_c
 
 
 async def test_offline_a_comment_and_a_close_are_queued_shown_pending_and_replayed_once(
-    server: Server, desks: DeskFactory
+    server: Server, desks: DeskFactory, tmp_path: Path
 ) -> None:
     chatty, closing = server.new_case("Offline chat"), server.new_case("Offline close")
+    ticket = tmp_path / "train-ticket.pdf"
+    ticket.write_bytes(b"%PDF ticket")
     desk = await desks(offline=True)
     app = desk.app()
     seen: list[Message] = []
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         await open_case(pilot, chatty["id"])
-        await pilot.press("c", *"Written on a train", "ctrl+s")
+        await pilot.press("c", *"Written on a train", "tab", *str(ticket), "enter", "ctrl+s")
         await settle(pilot)
         assert any(n.endswith("queued — will be sent when online.") for n in notes(seen))
         assert "1 in the tabs" in header(app)
         await pilot.press("2")
         chat = tab(app, "chat")
         assert "Written on a train" in chat and "pending" in chat
+        assert "train-ticket.pdf" in chat
+        ticket.unlink()  # the copy queued with the comment is what will be sent
         await pilot.press("escape")
         await open_case(pilot, closing["id"])
         await pilot.press("x", "enter", "ctrl+s", "y")
@@ -522,6 +608,12 @@ async def test_offline_a_comment_and_a_close_are_queued_shown_pending_and_replay
         await online.close()
     assert len(server.actions(chatty["id"], "comment")) == 1
     assert len(server.actions(closing["id"], "close")) == 1
+    [message] = [
+        m
+        for m in server.get(f"/v1/cases/{chatty['id']}/messages")
+        if m["body"] == "Written on a train"
+    ]
+    assert [d["name"] for d in message["documents"]] == ["train-ticket.pdf"]
 
 
 async def test_an_action_the_api_refuses_is_shown_parked_with_its_reason(

@@ -6,6 +6,7 @@ from pathlib import Path
 from types import TracebackType
 
 from casedesk.domain.clock import Clock, system_clock
+from casedesk.store.attachments import ATTACHMENTS_DIR, Attachments
 from casedesk.store.cache import Cache
 from casedesk.store.drafts import DRAFTS_FILE, Drafts
 from casedesk.store.errors import (
@@ -28,6 +29,7 @@ class LocalStore:
     <data_dir>/casedesk.lock     pid of the process holding the flock
     <data_dir>/outbox.json       the outbox (precious: never rewritten if unreadable)
     <data_dir>/drafts.json       drafts
+    <data_dir>/attachments/      copies of files attached to queued comments
     <data_dir>/cache/            the disposable cache (see `Cache`)
     ```
     Directories are 0700 and files 0600. The caller chooses `data_dir`; nothing
@@ -43,11 +45,13 @@ class LocalStore:
         outbox: Outbox | None,
         outbox_problem: OutboxCorrupt | None,
         drafts: Drafts,
+        attachments: Attachments,
         events: "_EventLog",
     ) -> None:
         self.data_dir = data_dir
         self.cache = cache
         self.drafts = drafts
+        self.attachments = attachments
         self._outbox = outbox
         self._outbox_problem = outbox_problem
         self._lock = lock
@@ -77,6 +81,7 @@ class LocalStore:
         try:
             events = _EventLog()
             removed = remove_temp_leftovers(root)
+            removed += remove_temp_leftovers(root / ATTACHMENTS_DIR)
             cache, cache_removed = Cache.open(
                 root / CACHE_DIR, clock=clock, report=events.add, freeze_gc=freeze_gc
             )
@@ -93,6 +98,9 @@ class LocalStore:
                 if recovered:
                     events.add(OutboxRecovered(item_ids=tuple(recovered)))
             drafts = Drafts.open(root / DRAFTS_FILE, clock=clock, report=events.add)
+            attachments = Attachments(root / ATTACHMENTS_DIR)
+            if outbox is not None:  # an unreadable outbox may still need every copy
+                attachments.remove_unreferenced(outbox.unsent_document_ids())
         except BaseException:
             lock.release()
             raise
@@ -103,6 +111,7 @@ class LocalStore:
             outbox=outbox,
             outbox_problem=problem,
             drafts=drafts,
+            attachments=attachments,
             events=events,
         )
 

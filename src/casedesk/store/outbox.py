@@ -112,6 +112,16 @@ class Outbox:
                 if item.pending and item.case_id is not None
             }
 
+    def unsent_document_ids(self) -> set[UUID]:
+        """The `document_ids` of the comments not yet acknowledged (their copies are needed)."""
+        with self._lock:
+            return {
+                UUID(str(document_id))
+                for item in self._items.values()
+                if item.state is not OutboxState.DONE
+                for document_id in item.body.get("document_ids", ())
+            }
+
     def next_sendable(self, now: datetime, *, ignore_backoff: bool = False) -> list[OutboxItem]:
         """Items that may be sent now, in order: the oldest unfinished item of each case, if due.
 

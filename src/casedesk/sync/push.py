@@ -8,12 +8,19 @@ defect (never a new key); 401 -> parked, and the replay stops until the key
 works; any other 4xx -> parked as rejected, with the API's message and field
 paths. Nothing is ever dropped.
 
+A comment's attachments go first: each copy kept in the data directory is
+uploaded with its own Idempotency-Key and the API's id recorded before the
+next, so a lost answer re-uploads nothing new; the comment then goes out with
+the API's ids. A copy gone or damaged parks the comment (the reviewer attaches
+the file again).
+
 A 403 is the exception to the usual "credentials" reading: the replay asks
 `GET /v1/me` first, so by then the key is known to work, and a 403 is the API
 refusing this action to this user (a role or override rule). It is parked as
 rejected, with the API's reason, rather than resent at every sync.
 """
 
+import asyncio
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,9 +38,11 @@ from casedesk.api.errors import (
     Unauthorized,
     is_transient,
 )
+from casedesk.domain.actions import CaseAction, CommentAction
 from casedesk.domain.case import Case
 from casedesk.domain.clock import Clock
 from casedesk.domain.envelope import ErrorDetail
+from casedesk.store.attachments import AttachmentLost, Attachments
 from casedesk.store.cache import Cache
 from casedesk.store.outbox import Outbox
 from casedesk.store.outbox_item import ItemError, ItemKind, OutboxItem, ParkReason
@@ -75,15 +84,51 @@ class _Tally:
     reached: bool = False
 
 
-async def send_item(backend: CaseBackend, item: OutboxItem) -> Case:
-    """One attempt at one item; the case as the API left it."""
+async def with_uploads(
+    backend: CaseBackend, attachments: Attachments | None, action: CaseAction
+) -> CaseAction:
+    """The action as sent: a comment's local attachment ids replaced by the API's.
+
+    Files not uploaded yet are uploaded now, one at a time, each id recorded at once.
+    An id that is not a local copy is already the API's and goes as it is.
+    """
+    if attachments is None or not isinstance(action, CommentAction) or not action.document_ids:
+        return action
+    sent_ids: list[UUID] = []
+    for document_id in action.document_ids:
+        staged = await asyncio.to_thread(attachments.get, document_id)
+        if staged is None:
+            sent_ids.append(document_id)
+            continue
+        if staged.document_id is None:
+            content = await asyncio.to_thread(attachments.content, staged)
+            document = await backend.upload_document(
+                content,
+                name=staged.name,
+                content_type=staged.content_type,
+                idempotency_key=str(staged.upload_key),
+            )
+            staged = await asyncio.to_thread(attachments.record_upload, staged, document.id)
+        assert staged.document_id is not None
+        sent_ids.append(staged.document_id)
+    return action.model_copy(update={"document_ids": sent_ids})
+
+
+def local_copies(item: OutboxItem) -> list[UUID]:
+    """The ids in an item's `document_ids` (local copies among them) — to forget once done."""
+    return [UUID(str(value)) for value in item.body.get("document_ids", ())]
+
+
+async def send_item(
+    backend: CaseBackend, item: OutboxItem, attachments: Attachments | None = None
+) -> Case:
+    """One attempt at one item (its attachments first); the case as the API left it."""
     key = str(item.idempotency_key)
     if item.kind is ItemKind.CREATE_CASE:
         return await backend.create_case(item.new_case(), idempotency_key=key)
     assert item.case_id is not None
-    result = await backend.act(
-        item.case_id, item.action(), idempotency_key=key, if_match=item.if_match
-    )
+    action = await with_uploads(backend, attachments, item.action())
+    result = await backend.act(item.case_id, action, idempotency_key=key, if_match=item.if_match)
     return result.case
 
 
@@ -145,6 +190,7 @@ async def push(
     *,
     clock: Clock,
     ignore_backoff: bool = False,
+    attachments: Attachments | None = None,
 ) -> PushResult:
     """Send every item that may go now, oldest first per case, until none is left to try.
 
@@ -189,7 +235,19 @@ async def push(
                 continue
             sending = outbox.start_sending(item.id)
             try:
-                case = await send_item(backend, sending)
+                case = await send_item(backend, sending, attachments)
+            except AttachmentLost as error:
+                outbox.park(
+                    item.id,
+                    ParkReason.REJECTED,
+                    ItemError(
+                        code="attachment_lost",
+                        message=str(error),
+                        details=[ErrorDetail(path="document_ids", message=str(error))],
+                    ),
+                )
+                tally.parked += 1
+                continue
             except CaseApiError as error:
                 tally.reached = tally.reached or not isinstance(error, ApiConnectionError)
                 _settle(outbox, sending, error, clock(), tally)
@@ -199,6 +257,8 @@ async def push(
                     break
                 continue
             outbox.mark_done(item.id)
+            if attachments is not None:
+                attachments.remove(local_copies(item))
             cache.upsert_cases([case])
             tally.sent += 1
             sent_cases.append(str(case.id))

@@ -6,9 +6,10 @@ caller ever touches HTTP or files directly.
 """
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +22,7 @@ from casedesk.domain.enums import Role
 from casedesk.domain.envelope import ErrorDetail
 from casedesk.domain.people import Queue, User
 from casedesk.domain.query import QueryContext, parse_query
+from casedesk.store.attachments import StagedFile, attachment_problem
 from casedesk.store.cached import CaseDetails, QueueRow
 from casedesk.store.drafts import DraftValue
 from casedesk.store.errors import StoreEvent
@@ -63,6 +65,8 @@ class PendingAction:
     queued_by: UUID | None
     data: dict[str, Any] | None = None
     """What the API returned with its refusal (CareValidate: the active escalations)."""
+    attachments: tuple[StagedFile, ...] = ()
+    """The files attached to a queued comment, as copied when it was queued."""
 
 
 class CaseService:
@@ -249,6 +253,7 @@ class CaseService:
             action,
             seen_revision=row.revision if row is not None else None,
         )
+        self._forget_copies(pushing.local_copies(current))
         return await self._send_now(item, send)
 
     async def create_case(self, new_case: NewCase, *, send: bool = True) -> Queued:
@@ -284,6 +289,7 @@ class CaseService:
                     created_at=item.created_at,
                     queued_by=item.queued_by,
                     data=error.data if error else None,
+                    attachments=tuple(self.staged_files(pushing.local_copies(item))),
                 )
             )
         return shown
@@ -327,7 +333,49 @@ class CaseService:
         return self.store.outbox.retry(item_id)
 
     def discard(self, item_id: UUID) -> OutboxItem:
-        return self.store.outbox.discard(item_id)
+        item = self.store.outbox.discard(item_id)
+        self._forget_copies(pushing.local_copies(item))
+        return item
+
+    # -- attachments -------------------------------------------------------------------
+
+    @staticmethod
+    def attachment_path(typed: str) -> Path:
+        """The file a typed path names (`~` expanded, relative to the working directory)."""
+        return Path(typed.strip()).expanduser().absolute()
+
+    def attachment_problem(self, typed: str) -> str | None:
+        """Why the file at `typed` cannot be attached to a comment, or `None`."""
+        if not typed.strip():
+            return "Type the path of a file."
+        return attachment_problem(self.attachment_path(typed))
+
+    async def stage_attachments(self, typed: Iterable[str]) -> list[UUID]:
+        """Copy each file into the data directory (fsynced); the ids a comment refers to them by.
+
+        Raises `ValueError` naming the file if one cannot be attached (nothing is kept then).
+        """
+        staged: list[UUID] = []
+        try:
+            for path in typed:
+                copy = await asyncio.to_thread(
+                    self.store.attachments.stage, self.attachment_path(path)
+                )
+                staged.append(copy.id)
+        except BaseException:
+            self.store.attachments.remove(staged)
+            raise
+        return staged
+
+    def staged_files(self, ids: Iterable[UUID]) -> list[StagedFile]:
+        """The local copies among `ids` (an id the API gave is not one)."""
+        found = (self.store.attachments.get(local_id) for local_id in ids)
+        return [staged for staged in found if staged is not None]
+
+    def _forget_copies(self, ids: Iterable[UUID]) -> None:
+        """Remove the copies of `ids` that no unsent item refers to any more."""
+        still_needed = self.store.outbox.unsent_document_ids()
+        self.store.attachments.remove(i for i in ids if i not in still_needed)
 
     def store_events(self) -> list[StoreEvent]:
         return self.store.take_events()
@@ -357,6 +405,7 @@ class CaseService:
                 self.store.cache,
                 clock=self.clock,
                 ignore_backoff=ignore_backoff,
+                attachments=self.store.attachments,
             )
         self._note_push(result)
         return result

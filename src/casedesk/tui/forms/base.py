@@ -108,6 +108,13 @@ class ActionForm(FormScreen[CaseAction]):
         """A question to answer before the action is returned (it names the case), if any."""
         return None
 
+    async def prepare(self, action: CaseAction) -> CaseAction:
+        """The action as queued, once the reviewer is sure (a comment's files copied in).
+
+        Raises `FormProblem` if it cannot be: the form stays open with the errors shown.
+        """
+        return action
+
     # -- helpers for subclasses --------------------------------------------------------
 
     @staticmethod
@@ -181,16 +188,25 @@ class ActionForm(FormScreen[CaseAction]):
         self._lock(True)
         question = self.confirmation(action)
         if question is None:
-            await self._finish(action)
+            await self._prepare_and_finish(action)
             return
 
         async def answered(confirmed: bool | None) -> None:
             if confirmed:
-                await self._finish(action)
+                await self._prepare_and_finish(action)
             else:
                 self._lock(False)
 
         self.app.push_screen(ConfirmDialog(question, confirm=self.SUBMIT), answered)
+
+    async def _prepare_and_finish(self, action: CaseAction) -> None:
+        try:
+            prepared = await self.prepare(action)
+        except FormProblem as problem:
+            self._lock(False)
+            self.show_errors(problem.problems)
+            return
+        await self._finish(prepared)
 
     def validate(self) -> CaseAction | None:
         """The action, or `None` with every error shown where it belongs."""

@@ -1,7 +1,7 @@
 """`FormField`: one labelled field of a form — the editor, a live counter, a hint, its error.
 
-The editor is a Textual widget (`TextArea`, `Input`, `RadioSet`, `SelectionList`) or a
-`UserPicker`;
+The editor is a Textual widget (`TextArea`, `Input`, `RadioSet`, `SelectionList`), a
+`UserPicker` or a `FilePicker`;
 `FormField` reads and restores its value in one shape (`FieldValue`) so drafts
 can keep it, and shows the error of the field path it stands for.
 """
@@ -25,6 +25,7 @@ from textual.widgets import (
 from textual.widgets.selection_list import Selection
 
 from casedesk.domain.records import Escalation
+from casedesk.tui.forms.files import FilePicker
 from casedesk.tui.forms.people import UserPicker
 
 FieldValue = str | bool | int | float | list[str] | None
@@ -59,13 +60,19 @@ def escalation_label(escalation: Escalation) -> Content:
 
 
 def picker_problem(field: "FormField") -> tuple[str, str] | None:
-    """Text typed in a person field but never picked: say so rather than guess."""
+    """Text typed in a person or file field but never picked: say so rather than guess."""
     editor = field.editor
     if isinstance(editor, UserPicker) and editor.unpicked_text:
         return (
             field.path,
             f"No one picked for “{editor.unpicked_text}”: "
             "choose from the list with ↓/↑ and Enter, or empty the field.",
+        )
+    if isinstance(editor, FilePicker) and editor.unattached_text:
+        return (
+            field.path,
+            f"“{editor.unattached_text}” is typed but not attached: "
+            "press Enter to attach it, or empty the field.",
         )
     return None
 
@@ -134,6 +141,8 @@ class FormField(Vertical):
             return pressed.name if pressed is not None else None
         if isinstance(editor, UserPicker):
             return [str(user_id) for user_id in editor.chosen]
+        if isinstance(editor, FilePicker):
+            return list(editor.paths)
         if isinstance(editor, SelectionList):
             return [str(value) for value in editor.selected]
         raise TypeError(f"no value for a {type(editor).__name__}")
@@ -152,6 +161,8 @@ class FormField(Vertical):
                     button.value = True
         elif isinstance(editor, UserPicker) and isinstance(value, list):
             editor.choose_ids(value)
+        elif isinstance(editor, FilePicker) and isinstance(value, list):
+            editor.set_paths(value)
         elif isinstance(editor, SelectionList) and isinstance(value, list):
             known = {
                 str(option.value) for option in editor.options if isinstance(option, Selection)
@@ -181,6 +192,15 @@ class FormField(Vertical):
     @on(Input.Changed)
     def _typed(self) -> None:
         self.update_counter()  # the event goes on up: the form keeps the draft
+
+    @on(FilePicker.Changed)
+    def _files_changed(self, event: FilePicker.Changed) -> None:
+        # The picker checks each path as it is attached: its verdict is this field's error.
+        problem = event.picker.problem
+        if problem is None:
+            self.clear_error()
+        else:
+            self.show_error(problem)
 
     def show_error(self, message: str) -> None:
         self.error.update(Content(message))

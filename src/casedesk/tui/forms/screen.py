@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from casedesk.sync.service import CaseService
 from casedesk.tui.forms.fields import FieldValue, FormField
+from casedesk.tui.forms.files import FilePicker
 
 DRAFT_DELAY = 0.4
 """Seconds of quiet typing before the draft is written (each write is fsynced)."""
@@ -130,6 +131,7 @@ class FormScreen(ModalScreen[ResultT | None]):
     @on(TextArea.Changed)
     @on(RadioSet.Changed)
     @on(SelectionList.SelectedChanged)
+    @on(FilePicker.Changed)
     def _changed(self) -> None:
         if not self.KEEPS_DRAFT or self.submitted:
             return

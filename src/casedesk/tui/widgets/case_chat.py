@@ -57,7 +57,11 @@ class CaseChat(CaseSection):
         else:
             text = action.body if isinstance(action, CommentAction) else ""
         head.append_text(self.line("  ", (f"⧗ {state}", tone)))
-        return [head, Padding(self.text(text, "muted"), INDENT), Text()]
+        parts: list[RenderableType] = [head, Padding(self.text(text, "muted"), INDENT)]
+        for staged in pending.attachments:
+            parts.append(Padding(self._document_line(staged.name, staged.size), INDENT))
+        parts.append(Text())
+        return parts
 
     def _message(self, message: Message, shown: CaseShown) -> list[RenderableType]:
         system = message.kind is MessageKind.SYSTEM
@@ -75,8 +79,9 @@ class CaseChat(CaseSection):
             head.append_text(self.text("  system", "muted"))
         parts: list[RenderableType] = [head, Padding(self.text(message.body, body_tone), INDENT)]
         for document in message.documents:
-            size = f"  {human_size(document.size)}"
-            line = self.line("↳ ", (document.name, "accent"), (size, "muted"))
-            parts.append(Padding(line, INDENT))
+            parts.append(Padding(self._document_line(document.name, document.size), INDENT))
         parts.append(Text())
         return parts
+
+    def _document_line(self, name: str, size: int) -> Text:
+        return self.line("↳ ", (name, "accent"), (f"  {human_size(size)}", "muted"))
