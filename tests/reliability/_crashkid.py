@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "store"))
+sys.path.insert(0, str(Path(__file__).parent.parent / "sync"))
+sys.path.insert(0, str(Path(__file__).parent))
 
 import _child  # the store suite's zygote and jobs
 import factories
@@ -112,6 +114,27 @@ def crash_at(step: str) -> Callable[[Path], None]:
     return job
 
 
+def pusher(directory: Path) -> None:
+    """R4: once `go` exists, push the outbox of `directory` to the API of `target.json`."""
+    import asyncio
+
+    import kit
+
+    target = json.loads((directory / "target.json").read_text())
+    _child.say("ready")
+    kit.wait_for(directory / "go")
+    service = kit.service_for(directory / "data", target["url"], target["key"])
+
+    async def push() -> None:
+        try:
+            await service.push()
+        finally:
+            await kit.close_service(service)
+
+    asyncio.run(push())
+    _child.say("pushed")
+
+
 DOCS = [
     json.loads(json.dumps(factories.case_doc(n, factories.random.Random(n)))) for n in range(CASES)
 ]
@@ -120,7 +143,7 @@ if __name__ == "__main__":
     _child.BASE = factories.make_cases(CASES)
     _child.CACHE_CASES = CASES
     _child.JOBS.update(
-        {"atomic-writer": atomic_writer, "tinydb-writer": tinydb_writer}
+        {"atomic-writer": atomic_writer, "tinydb-writer": tinydb_writer, "push": pusher}
         | {f"crash-{step}": crash_at(step) for step in CRASH_STEPS}
     )
     _child.zygote()

@@ -6,7 +6,9 @@ tests/conftest.py) the same tests run with the issue's counts and record into
 `reports/reliability-full.json` instead.
 """
 
+import asyncio
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +26,8 @@ for folder in (HERE, TESTS / "sync", TESTS / "api", TESTS / "tui", TESTS / "stor
         sys.path.insert(0, str(folder))
 
 from figures import Recorder, ScaledTier, Tier  # noqa: E402
+from kit import close_service, service_for  # noqa: E402
+from synckit import Server, start  # noqa: E402
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -47,3 +51,34 @@ def recorder(tier: Tier) -> Iterator[Recorder]:
     kept = Recorder(path, tier)
     yield kept
     kept.save()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """This suite's own demo server (its scenarios change cases: not the shared live_server)."""
+    started = start(tmp_path_factory.mktemp("reliability-server"), cases=40)
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def synced_template(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir synced from `server` as its reviewer; tests copy it (`synced_dir`)."""
+    data = tmp_path_factory.mktemp("synced") / "data"
+
+    async def sync() -> None:
+        service = service_for(data, server.base_url, server.key("reviewer"))
+        try:
+            await service.sync()
+        finally:
+            await close_service(service)
+
+    asyncio.run(sync())
+    return data
+
+
+@pytest.fixture
+def synced_dir(synced_template: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "synced" / "data"
+    shutil.copytree(synced_template, copy)
+    return copy
