@@ -29,6 +29,7 @@ from synckit import (
     DEMO_CASES,
     Server,
     action_log,
+    all_pages,
     closed_port,
     entries_for,
     environ,
@@ -236,6 +237,33 @@ def test_act_comment_exits_0_and_says_sent(own: Server, own_home: Home) -> None:
         sent = [e for e in action_log(client, case["id"]) if e["payload"].get("body") == body]
     assert len(sent) == 1 and sent[0]["type"] == "comment"
     assert json.loads(ok(own_home.run("outbox", "--json")).stdout) == []
+
+
+def test_act_comment_with_files_uploads_them_and_a_missing_one_queues_nothing(
+    own: Server, own_home: Home, tmp_path: Path
+) -> None:
+    reference = open_reference(own_home)
+    letter = tmp_path / "letter, signed.pdf"
+    letter.write_bytes(b"%PDF signed letter")
+    body = f"Signed letter at {time.time()}"
+
+    refused = failed(
+        own_home.run("act", reference, "comment", "--body", body, "--file", str(tmp_path / "no"))
+    )
+    assert "--file" in refused.stderr and "no such file" in refused.stderr
+    assert json.loads(ok(own_home.run("outbox", "--json")).stdout) == []
+
+    result = ok(own_home.run("act", reference, "comment", "--body", body, "--file", str(letter)))
+
+    assert result.stdout.startswith(f"sent: comment on {reference}"), result.stdout
+    with own.client(own.key("reviewer")) as client:
+        case = server_case(client, reference)
+        [message] = [
+            m for m in all_pages(client, f"/v1/cases/{case['id']}/messages") if m["body"] == body
+        ]
+        assert [d["name"] for d in message["documents"]] == ["letter, signed.pdf"]
+        content = client.get(f"/v1/documents/{message['documents'][0]['id']}/content").content
+    assert content == b"%PDF signed letter"
 
 
 def test_act_with_an_empty_reason_exits_non_zero_naming_the_option_and_queues_nothing(

@@ -434,6 +434,8 @@ def outbox(target: Target, retry_id: UUID | None, discard_id: UUID | None, as_js
 
 _LIST_FIELDS = frozenset({"document_ids", "reviewer_ids"})
 _ITEM_FIELDS = ("escalation_id", "note", "follow_up_due_at", "assigned_to_email")
+_FILE_OPTION = "file"
+"""`comment --file PATH`: a file to attach (copied in now, uploaded before the comment)."""
 
 
 def action_body(action_type: str, options: list[str], *, me: str | None) -> dict[str, Any]:
@@ -449,6 +451,9 @@ def action_body(action_type: str, options: list[str], *, me: str | None) -> dict
         index += 2
         if name in _LIST_FIELDS:
             body.setdefault(name, []).extend(v for v in str(value).split(",") if v)
+            continue
+        if name == _FILE_OPTION:  # a path may hold commas: one --file per file
+            body.setdefault(name, []).append(value)
             continue
         if name == "assignee_id" and value in {"me", "none"}:
             value = me if value == "me" else None
@@ -468,7 +473,8 @@ def action_body(action_type: str, options: list[str], *, me: str | None) -> dict
 @click.argument("action_type", metavar="TYPE")
 @click.pass_context
 def act(context: click.Context, reference: str, action_type: str) -> None:
-    """Queue an action (e.g. `act CAS-000142 comment --body "…"`) and try to send it once."""
+    """Queue an action (e.g. `act CAS-000142 comment --body "…" [--file PATH]…`) and try to
+    send it once."""
     from casedesk.domain.actions import POSTABLE_ACTION_TYPES, case_action_adapter
 
     target: Target = context.obj
@@ -481,12 +487,23 @@ def act(context: click.Context, reference: str, action_type: str) -> None:
         me = service.me()
         try:
             body = action_body(action_type, list(context.args), me=str(me.id) if me else None)
+            files = [str(path) for path in body.pop(_FILE_OPTION, [])]
+            if files and action_type != "comment":
+                raise click.UsageError("--file attaches files to a comment only")
             action = case_action_adapter.validate_python(body)
         except click.UsageError as error:
             _fail(error.message, 2)
         except (ValidationError, json.JSONDecodeError) as error:
             _fail(f"not queued: {_field_errors(error, action_type)}", 2)
+        for path in files:
+            problem = service.attachment_problem(path)
+            if problem is not None:
+                _fail(f"not queued: --file: {problem}", 2)
         try:
+            if files:
+                copies = await service.stage_attachments(files)
+                documents = [*getattr(action, "document_ids", []), *copies]
+                action = action.model_copy(update={"document_ids": documents})
             return await service.act(reference, action)
         except LookupError as error:
             _fail(str(error.args[0]), 2)
