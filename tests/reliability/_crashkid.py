@@ -143,7 +143,12 @@ if __name__ == "__main__":
     _child.BASE = factories.make_cases(CASES)
     _child.CACHE_CASES = CASES
     _child.JOBS.update(
-        {"atomic-writer": atomic_writer, "tinydb-writer": tinydb_writer, "push": pusher}
+        {
+            "atomic-writer": atomic_writer,
+            "tinydb-writer": tinydb_writer,
+            "push": pusher,
+            "hold-lock": _child.hold_lock,
+        }
         | {f"crash-{step}": crash_at(step) for step in CRASH_STEPS}
     )
     _child.zygote()
