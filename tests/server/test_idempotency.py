@@ -284,6 +284,16 @@ def test_a_client_action_id_reused_for_another_action_is_409(
     assert revision(reviewer, case["id"]) == 2
 
 
+def test_a_client_action_id_another_user_sends_again_is_409_not_their_action(
+    reviewer: httpx.Client, contributor: httpx.Client, case: Json
+) -> None:
+    comment = {"type": "comment", "body": "mine", "client_action_id": str(uuid.uuid4())}
+    body_of(act(reviewer, case["id"], comment), 201)
+    error = error_of(act(contributor, case["id"], comment), 409)
+    assert error["code"] == "client_action_id_reused"
+    assert [m["body"] for m in children(reviewer, case["id"], "messages")] == ["mine"]
+
+
 def test_a_client_action_id_is_unique_per_case_only(reviewer: httpx.Client, case: Json) -> None:
     action = {
         "type": "comment",

@@ -95,7 +95,13 @@ def apply_action(
     if action.client_action_id is not None:
         earlier = _recorded(connection, case["id"], str(action.client_action_id))
         if earlier is not None:
-            if earlier["type"] != action.type.value or not _same_request(earlier, action):
+            # A replay is the same caller sending the same action again: anyone else
+            # reusing the id must not be handed the first caller's action.
+            if (
+                earlier["actor_id"] != caller.user_id
+                or earlier["type"] != action.type.value
+                or not _same_request(earlier, action)
+            ):
                 raise ApiError(
                     409, "client_action_id_reused", client_action_id=str(action.client_action_id)
                 )
