@@ -1,10 +1,13 @@
 """The new-case form (`N` on the queue), driven with Pilot against a server of our own.
 
 What is created is looked up on the server with plain HTTP, never counted as calls.
+The lines of the affiliated companies and individuals are also read without a
+console (`new_case_lines`): those tests are pure and quick.
 """
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +20,114 @@ from textual.widgets import Input, TextArea
 from casedesk.api.client import CaseApiClient
 from casedesk.api.retry import RetryPolicy
 from casedesk.api.secret import ApiKey
+from casedesk.domain import limits
 from casedesk.server_process import ServerProcess, start_server
 from casedesk.store.local import LocalStore
 from casedesk.sync.service import CaseService
 from casedesk.tui.app import CasedeskApp
 from casedesk.tui.forms.fields import FormField
-from casedesk.tui.forms.new_case import FORM, NewCaseForm
+from casedesk.tui.forms.new_case import AFFILIATED, FORM, NewCaseForm
+from casedesk.tui.forms.new_case_lines import read_companies, read_individuals
 from casedesk.tui.screens.queue import QueueScreen
 from casedesk.tui.settings import ConsoleSettings
 
 SIZE = (160, 50)
+
+
+# -- the lines, read without a console -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "person"),
+    [
+        (
+            "Ada Lovelace <ada@example.com>; born 1815-12-10; director, shareholder 40%; "
+            "beneficial_owner @sub",
+            {
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+                "email": "ada@example.com",
+                "birth_date": "1815-12-10",
+                "relations": [
+                    {
+                        "source_company_ref": "main",
+                        "roles": ["director", "shareholder"],
+                        "ownership_percentage": 40.0,
+                    },
+                    {"source_company_ref": "sub", "roles": ["beneficial_owner"]},
+                ],
+            },
+        ),
+        (  # the parts of one relation may come one after another; a unique start names a role
+            "Lovelace, Ada Augusta; legal rep, dir; 12,5 %; @sub",
+            {
+                "first_name": "Ada Augusta",
+                "last_name": "Lovelace",
+                "relations": [
+                    {
+                        "source_company_ref": "sub",
+                        "roles": ["legal_representative", "director"],
+                        "ownership_percentage": 12.5,
+                    }
+                ],
+            },
+        ),
+        (
+            "Grace Hopper grace@example.com",
+            {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"},
+        ),
+        (  # two parts for the same company are one relation to it
+            "Cy Young; dir; bene 30%",
+            {
+                "first_name": "Cy",
+                "last_name": "Young",
+                "relations": [
+                    {
+                        "source_company_ref": "main",
+                        "roles": ["director", "beneficial_owner"],
+                        "ownership_percentage": 30.0,
+                    }
+                ],
+            },
+        ),
+    ],
+    ids=["everything", "spread-out", "no-relation", "one-relation-per-company"],
+)
+def test_an_individual_line_reads_into_the_body_the_api_expects(
+    line: str, person: dict[str, Any]
+) -> None:
+    [read] = read_individuals(line, "main")
+    assert read.problems == []
+    assert read.body == person
+
+
+@pytest.mark.parametrize(
+    ("line", "path", "words"),
+    [
+        ("Ada", "last_name", "First Last"),
+        ("Ada Lovelace director", "", "after a ';'"),
+        ("Ada Lovelace; ceo", "relations.0.roles", "'ceo' is not a role"),
+        ("Ada Lovelace; 40%", "relations.0.roles", "Required"),
+        ("Ada Lovelace; director lots%", "relations.0.ownership_percentage", "percentage"),
+        ("Ada Lovelace; director @a @b", "relations.0", "Two companies"),
+        ("Ada Lovelace; born 1815-13-10", "birth_date", "YYYY-MM-DD"),
+        ("Ada Lovelace <ada@example.com", "email", "between < and >"),
+    ],
+)
+def test_a_mistyped_individual_line_names_what_is_wrong(line: str, path: str, words: str) -> None:
+    [read] = read_individuals(line, "main")
+    assert [problem.path for problem in read.problems] == [path]
+    assert words in read.problems[0].message
+
+
+def test_a_company_line_is_ref_name_registration_country_with_empty_parts_allowed() -> None:
+    first, second, third = read_companies("sub; Sub GmbH;; de\n\n; No Ref Ltd\nalone\n")
+    assert first.body == {"type": "affiliated", "ref": "sub", "name": "Sub GmbH", "country": "DE"}
+    assert (second.number, second.body) == (3, {"type": "affiliated", "name": "No Ref Ltd"})
+    assert [(p.path, "read as the ref" in p.message) for p in third.problems] == [("name", True)]
+
+
+# -- the console ---------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +146,29 @@ def reviewer_key(server: ServerProcess) -> str:
     return str(user["api_key"])
 
 
-@pytest.fixture
-async def service(server: ServerProcess, tmp_path: Path) -> AsyncIterator[CaseService]:
-    store = LocalStore.open(tmp_path / "data")
+@asynccontextmanager
+async def desk(
+    server: ServerProcess, data: Path, *, sync: bool = True
+) -> AsyncIterator[CaseService]:
+    """A local store and the service over it, as `cli.py` wires them; closed on leaving."""
+    store = LocalStore.open(data)
     client = CaseApiClient(
         server.base_url, ApiKey(reviewer_key(server)), retry=RetryPolicy(attempts=1)
     )
     service = CaseService(profile_name="test", store=store, backend=client)
-    await service.sync()
-    yield service
-    await client.aclose()
-    store.close()
+    try:
+        if sync:
+            await service.sync()
+        yield service
+    finally:
+        await client.aclose()
+        store.close()
+
+
+@pytest.fixture
+async def service(server: ServerProcess, tmp_path: Path) -> AsyncIterator[CaseService]:
+    async with desk(server, tmp_path / "data") as opened:
+        yield opened
 
 
 def console(service: CaseService) -> CasedeskApp:
@@ -106,6 +219,22 @@ def notes(seen: list[Message]) -> list[str]:
     return [n.message for n in said]
 
 
+def typed(text: str) -> tuple[str, ...]:
+    """Key names that type `text` (Pilot names some characters by their key)."""
+    names = {
+        " ": "space",
+        ";": "semicolon",
+        "@": "at",
+        "%": "percent_sign",
+        "<": "less_than_sign",
+        ">": "greater_than_sign",
+        ",": "comma",
+        ".": "full_stop",
+        "-": "minus",
+    }
+    return tuple(names.get(char, char) for char in text)
+
+
 async def test_a_blank_name_is_shown_under_the_name_and_nothing_is_queued(
     service: CaseService,
 ) -> None:
@@ -119,18 +248,20 @@ async def test_a_blank_name_is_shown_under_the_name_and_nothing_is_queued(
         put(form, "name", "   ")
         put(form, "companies.0.name", "Acme")
         put(form, "companies.0.country", "france")
-        put(form, "individuals", "Ada; director")
+        put(form, "individuals", "[b]Ada[/b]; director")
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert app.screen is form
         assert error_of(form, "name")
-        assert "pattern" in error_of(form, "companies.0.country").casefold()
-        assert "Line 1" in error_of(form, "individuals")
-        assert "Required" in error_of(form, "companies.0.ref")
+        assert "'france' is not two letters" in error_of(form, "companies.0.country")
+        assert error_of(form, "individuals").startswith(  # what was typed, shown literally
+            "Line 1, last name: Required — only '[b]Ada[/b]' is typed"
+        )
+        assert "Required: line 1 of the individuals" in error_of(form, "companies.0.ref")
     assert service.outbox(include_done=True) == []
 
 
-async def test_a_valid_case_is_created_on_the_server_with_its_company_and_individual(
+async def test_a_case_with_a_main_and_two_affiliated_companies_and_their_people_is_created(
     server: ServerProcess, service: CaseService
 ) -> None:
     name = f"Nordwind Holding {uuid.uuid4().hex[:6]}"
@@ -152,21 +283,181 @@ async def test_a_valid_case_is_created_on_the_server_with_its_company_and_indivi
         put(form, "companies.0.ref", "main")
         put(form, "companies.0.name", "Nordwind Holding GmbH")
         put(form, "companies.0.registration_number", "HRB 12345")
-        put(form, "companies.0.country", "DE")
-        put(form, "individuals", "Greta Lindqvist; shareholder, director; 40%\n")
+        # Enter in the last one-line field moves on to the affiliated companies, typed by key.
+        form.fields["companies.0.country"].editor.focus()
+        await pilot.press("d", "e", "enter")
+        assert app.focused is form.fields[AFFILIATED].editor
+        await pilot.press(*typed("logi; Nordwind Logistik AG; CHE-123; ch"), "enter")
+        await pilot.press(*typed("fin; Nordwind Finance Ltd"))
+        await pilot.press("tab")
+        assert app.focused is form.fields["individuals"].editor
+        await pilot.press("shift+tab")
+        assert app.focused is form.fields[AFFILIATED].editor
+        put(
+            form,
+            "individuals",
+            "Greta Lindqvist <greta@example.com>; born 1971-04-02; shareholder, director 40%;"
+            " beneficial_owner 100% @logi\n"
+            "Jonas Berg; legal rep @fin\n"
+            "\n"
+            "Lovelace, Ada Augusta; dir; 12.5%; @logi; share 5% @fin\n",
+        )
         await pilot.press("ctrl+s")
         await settle(pilot)
         await settle(pilot)
         assert isinstance(app.screen, QueueScreen)
         said = notes(seen)
         assert any(note.startswith("created") for note in said), said
-    found = cases_named(server, name)
-    assert len(found) == 1, found
-    case = found[0]
-    assert [c["name"] for c in case["companies"]] == ["Nordwind Holding GmbH"]
-    people = case["individuals"]
-    assert [(p["first_name"], p["last_name"]) for p in people] == [("Greta", "Lindqvist")]
+    [case] = cases_named(server, name)
+    companies = [
+        (c["ref"], c["type"], c["name"], c["registration_number"], c["country"])
+        for c in case["companies"]
+    ]
+    assert companies == [
+        ("main", "main", "Nordwind Holding GmbH", "HRB 12345", "DE"),
+        ("logi", "affiliated", "Nordwind Logistik AG", "CHE-123", "CH"),
+        ("fin", "affiliated", "Nordwind Finance Ltd", None, None),
+    ]
+    people = {(p["first_name"], p["last_name"]): p for p in case["individuals"]}
+    assert list(people) == [("Greta", "Lindqvist"), ("Jonas", "Berg"), ("Ada Augusta", "Lovelace")]
+    greta = people["Greta", "Lindqvist"]
+    assert (greta["email"], greta["birth_date"]) == ("greta@example.com", "1971-04-02")
+
+    def relations(person: dict[str, Any]) -> list[tuple[str, list[str], float | None]]:
+        return [
+            (r["source_company_ref"], r["roles"], r["ownership_percentage"])
+            for r in person["relations"]
+        ]
+
+    assert relations(greta) == [
+        ("main", ["shareholder", "director"], 40),
+        ("logi", ["beneficial_owner"], 100),
+    ]
+    assert relations(people["Jonas", "Berg"]) == [("fin", ["legal_representative"], None)]
+    assert relations(people["Ada Augusta", "Lovelace"]) == [
+        ("logi", ["director"], 12.5),
+        ("fin", ["shareholder"], 5),
+    ]
     assert service.draft(None, FORM) is None
+
+
+async def test_each_mistake_is_named_on_its_field_and_line_before_anything_is_queued(
+    service: CaseService,
+) -> None:
+    app = console(service)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await open_form(pilot)
+        put(form, "name", "Mistakes")
+        put(form, "companies.0.ref", "main")
+        put(form, "companies.0.name", "Main Ltd")
+        put(
+            form,
+            AFFILIATED,
+            "sub; Sub GmbH; HRB 1; DE\n"
+            "main; Twin Ltd\n"  # 2: the main company's ref again
+            "sub; Sub Again\n"  # 3: a ref of line 1 again
+            "lonely\n"  # 4: no name
+            "far; Far Ltd;; Germany\n"  # 5: not a country code
+            "x; X; 1; FR; extra\n",  # 6: a part too many
+        )
+        put(
+            form,
+            "individuals",
+            "Ada Lovelace; director\n"  # 1: fine
+            "Bob\n"  # 2: no last name
+            "Cy Twombly <cy at example.com>; director\n"  # 3: not an email
+            "Di Prince; born 1990-02-30; director\n"  # 4: not a date
+            "Ed Ruscha; ceo\n"  # 5: not a role
+            "Flo Kahn; shareholder 150%\n"  # 6: over 100%
+            "Gil Scott; shareholder -5%\n"  # 7: under 0%
+            "Hal Foster; director @nowhere\n"  # 8: no such company
+            "Ida Wells; @sub\n",  # 9: a relation without a role
+        )
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is form
+        companies = error_of(form, AFFILIATED).splitlines()
+        assert companies[:3] == [
+            "Line 2, ref: The ref 'main' is taken by the main company: each company needs its own.",
+            "Line 3, ref: The ref 'sub' is taken by line 1: each company needs its own.",
+            "Line 4, name: Required — only 'lonely' is typed, read as the ref: write ref; name.",
+        ]
+        assert companies[3].startswith("Line 5, country: 'Germany' is not two letters")
+        assert companies[4].startswith("Line 6: 5 parts where at most 4 are read")
+        assert len(companies) == 5
+        people = error_of(form, "individuals")
+        expected = [
+            "Line 2, last name: Required",
+            "Line 3, email: Must be an email address",
+            "Line 4, birth date: '1990-02-30' is not a date",
+            "Line 5, relation to the main company, roles: 'ceo' is not a role",
+            "Line 6, relation to the main company, ownership: At most 100% (150% given).",
+            "Line 7, relation to the main company, ownership: At least 0% (-5% given).",
+            "… and 2 more.",
+        ]
+        assert [
+            line[: len(want)] for line, want in zip(people.splitlines(), expected, strict=True)
+        ] == expected
+        # The focus goes to the first field to mend, the cursor to its first bad line.
+        editor = form.fields[AFFILIATED].editor
+        assert isinstance(editor, TextArea)
+        assert app.focused is editor
+        assert editor.cursor_location[0] == 1
+
+        # The lines beyond the first six, once those are mended.
+        put(form, AFFILIATED, "sub; Sub GmbH; HRB 1; DE\n")
+        put(
+            form,
+            "individuals",
+            "Gil Scott; shareholder -5%\nHal Foster; director @nowhere\nIda Wells; @sub\n",
+        )
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert error_of(form, AFFILIATED) == ""
+        assert error_of(form, "individuals").splitlines() == [
+            "Line 1, relation to the main company, ownership: At least 0% (-5% given).",
+            "Line 2, relation to 'nowhere': No company has the ref 'nowhere' "
+            "(the refs: 'main', 'sub').",
+            "Line 3, relation to 'sub', roles: Required — name at least one: shareholder, "
+            "beneficial_owner, legal_representative, director.",
+        ]
+
+        # Affiliated companies and relations need a main company (with a ref for the
+        # relations without @ref).
+        for path in ("companies.0.ref", "companies.0.name"):
+            put(form, path, "")
+        put(form, "individuals", "Ada Lovelace; director\nJo March; director @sub\n")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert error_of(form, "companies.0.name") == (
+            "Required: the companies of a case include exactly one main company."
+        )
+        assert error_of(form, "companies.0.ref") == (
+            "Required: line 1 of the individuals relates to the main company by its ref "
+            "(or name another company there with @ref)."
+        )
+        assert error_of(form, "individuals") == ""
+
+        # The limits of the API, from the domain's limits.
+        put(form, "companies.0.ref", "main")
+        put(form, "companies.0.name", "Main Ltd")
+        put(form, AFFILIATED, "".join(f"c{n}; C {n}\n" for n in range(limits.COMPANIES_MAX)))
+        put(
+            form,
+            "individuals",
+            "".join(f"Person Number{n}\n" for n in range(limits.INDIVIDUALS_MAX + 1)),
+        )
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert error_of(form, AFFILIATED) == (
+            f"{limits.COMPANIES_MAX + 1} companies, the main one included: "
+            f"at most {limits.COMPANIES_MAX}."
+        )
+        assert error_of(form, "individuals") == (
+            f"{limits.INDIVIDUALS_MAX + 1} individuals: at most {limits.INDIVIDUALS_MAX}."
+        )
+        assert app.screen is form
+    assert service.outbox(include_done=True) == []
 
 
 async def test_escape_keeps_the_draft_and_n_reopens_it(service: CaseService) -> None:
@@ -185,3 +476,33 @@ async def test_escape_keeps_the_draft_and_n_reopens_it(service: CaseService) -> 
         assert again.fields["individuals"].value == "Ada Lovelace; director"
         assert again.fields["status"].value == "open"
     assert service.outbox(include_done=True) == []
+
+
+async def test_the_typed_companies_and_people_survive_a_restart(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    affiliated = "sub; Sub GmbH; HRB 1; DE\nfin; Fin Ltd"
+    people = "Ada Lovelace <ada@example.com>; born 1815-12-10; director 40%; share @sub"
+    async with desk(server, tmp_path / "data") as first:
+        app = console(first)
+        async with app.run_test(size=SIZE) as pilot:
+            form = await open_form(pilot)
+            put(form, "name", "Kept across a restart")
+            put(form, AFFILIATED, affiliated)
+            put(form, "individuals", people.removesuffix("; share @sub"))
+            editor = form.fields["individuals"].editor
+            assert isinstance(editor, TextArea)
+            editor.focus()
+            editor.move_cursor(editor.document.end)
+            await pilot.press(*typed("; share @sub"), "ctrl+q")  # quicker than the draft delay
+            await pilot.pause()
+    async with desk(server, tmp_path / "data", sync=False) as again:
+        app = console(again)
+        async with app.run_test(size=SIZE) as pilot:
+            form = await open_form(pilot)
+            assert form.fields["name"].value == "Kept across a restart"
+            assert form.fields[AFFILIATED].value == affiliated
+            assert form.fields["individuals"].value == people
+            await pilot.press("escape")
+            await settle(pilot)
+        assert again.outbox(include_done=True) == []
