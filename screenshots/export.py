@@ -54,6 +54,31 @@ async def _type_filter(pilot: Any, text: str) -> None:
     await pilot.pause()
 
 
+async def _new_case_with_mistakes(pilot: Any) -> None:
+    """The new-case form filled in with a few mistakes, submitted: errors under their lines."""
+    await pilot.press("N")
+    await pilot.pause()
+    values = {
+        "name": "Acme Holdings SAS",
+        "companies.0.ref": "acme",
+        "companies.0.name": "Acme Holdings SAS",
+        "companies.0.country": "FR",
+        "affiliated_companies": "sub; Acme GmbH;; DE\nsub; Acme Ltd; 0123; GB",
+        "individuals": (
+            "Jane Doe <jane@example.com>; born 1980-02-30; director, shareholder 30% @acme\n"
+            "John Roe; ceo @nowhere"
+        ),
+    }
+    for path, value in values.items():
+        editor = pilot.app.screen.fields[path].editor
+        if hasattr(editor, "load_text"):
+            editor.load_text(value)
+        else:
+            editor.value = value
+    await pilot.pause()
+    await pilot.press("ctrl+s")
+
+
 def typed(text: str) -> tuple[str, ...]:
     """Key names that type `text` (Pilot names the space bar `space`)."""
     return tuple("space" if char == " " else char for char in text)
@@ -85,6 +110,7 @@ SCENES: tuple[Scene, ...] = (
     Scene("form-refuse-override-error", keys=("6", "enter", "4", "R", "ctrl+s")),
     Scene("form-reopen", keys=("8", "enter", "ctrl+o")),
     Scene("form-new-case", keys=("N", *typed("Acme Holdings SAS"))),
+    Scene("form-new-case-errors", before=(_new_case_with_mistakes,)),
     Scene("bulk-close", keys=("space", "space", "x")),
     Scene("bulk-escalate", keys=("space", "space", "space", "e")),
     Scene("offline", keys=("r",), offline=True),
