@@ -46,6 +46,13 @@ class Record:
     failures: int = 0
     parts: dict[str, str] = field(default_factory=dict)
     details: list[str] = field(default_factory=list)
+    mark: int = 0
+    """`failures` when the running test started (see `counting`)."""
+
+    @property
+    def found(self) -> int:
+        """Violations counted by the running test."""
+        return self.failures - self.mark
 
     @property
     def figure(self) -> str:
@@ -124,6 +131,7 @@ def _order(scenario: str) -> tuple[int, str]:
 def counting(record: Record) -> Iterator[Record]:
     """Run one test of a scenario; it fails if it counted any violation (the details say which)."""
     before, shown = record.failures, len(record.details)
+    record.mark = before
     yield record
     found = record.failures - before
     assert found == 0, f"{record.id}: {found} failures; {record.figure}\n" + "\n".join(

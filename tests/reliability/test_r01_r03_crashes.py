@@ -115,7 +115,7 @@ def test_r1_kill_9_during_a_5000_case_cache_write_leaves_the_old_or_new_cache(
         record.faults_injected += kills
         record.note(
             "cache",
-            f"{kills} kill -9 during 5,000-case cache writes: {record.failures} unreadable or "
+            f"{kills} kill -9 during 5,000-case cache writes: {record.found} unreadable or "
             f"mixed caches, {cleaned} temporary files cleaned at the next start",
         )
 
@@ -227,7 +227,7 @@ def test_r2_a_crash_after_any_step_of_the_atomic_write_leaves_old_or_new(
         record.note(
             "steps",
             f"{total} crashes ({runs} at each of {len(_crashkid.CRASH_STEPS)} steps: "
-            f"{', '.join(_crashkid.CRASH_STEPS)}): {record.failures} corrupt or unexpected",
+            f"{', '.join(_crashkid.CRASH_STEPS)}): {record.found} corrupt or unexpected",
         )
 
 
@@ -275,5 +275,5 @@ def test_r3_an_acknowledged_enqueue_survives_kill_9_exactly_once(
         record.note(
             "enqueue",
             f"{kills} kill -9 during outbox enqueues ({acknowledged_total} acknowledged items): "
-            f"{record.failures} lost, doubled or corrupt",
+            f"{record.found} lost, doubled or corrupt",
         )

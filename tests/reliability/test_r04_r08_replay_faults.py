@@ -107,7 +107,7 @@ async def test_r4_a_client_killed_after_the_server_committed_replays_to_one_effe
             "commit-kill",
             f"{cycles} clients killed between the server's commit and their acknowledgement, "
             f"then restarted: {total} effects for {len(action_ids)} actions "
-            f"({record.failures} lost or doubled)",
+            f"({record.found} lost or doubled)",
         )
 
 

@@ -226,7 +226,7 @@ async def test_r12_the_corpus_is_literal_and_inert_in_every_widget(
         "corpus",
         f"{len(PAYLOADS)} payloads ({count} through the server and a sync; "
         f"{refused or 'none'} refused by the API) x {len(widgets)} widgets: "
-        f"{checks} renderings, 0 crashes, {record.failures} injected links/actions/controls "
+        f"{checks} renderings, 0 crashes, {record.found} injected links/actions/controls "
         "or vanished texts",
     )
 
@@ -281,5 +281,5 @@ async def test_r12_generated_text_renders_literally_in_queue_rows(
     record.note(
         "generated",
         f"{tried[0]} generated texts (full Unicode, lone surrogates, controls, markup "
-        f"characters) in a queue row: {record.failures} failures",
+        f"characters) in a queue row: {record.found} failures",
     )
