@@ -2,32 +2,42 @@
 
 What is created is looked up on the server with plain HTTP, never counted as calls.
 The lines of the affiliated companies and individuals are also read without a
-console (`new_case_lines`): those tests are pure and quick.
+console (`new_case_lines`), and written back from a queued case (`fields_of`, a
+hypothesis round trip): those tests are pure and quick. Last, a case the API refused
+is corrected from the outbox (`e`) and created.
 """
 
+import string
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from textual.message import Message
 from textual.notifications import Notify
-from textual.widgets import Input, TextArea
+from textual.widgets import Input, Static, TextArea
 
 from casedesk.api.client import CaseApiClient
 from casedesk.api.retry import RetryPolicy
 from casedesk.api.secret import ApiKey
 from casedesk.domain import limits
+from casedesk.domain.create import NewCase
+from casedesk.domain.enums import CompanyType
+from casedesk.domain.envelope import ErrorDetail
 from casedesk.server_process import ServerProcess, start_server
 from casedesk.store.local import LocalStore
+from casedesk.store.outbox_item import ItemError, ParkReason
 from casedesk.sync.service import CaseService
 from casedesk.tui.app import CasedeskApp
 from casedesk.tui.forms.fields import FormField
-from casedesk.tui.forms.new_case import AFFILIATED, FORM, NewCaseForm
-from casedesk.tui.forms.new_case_lines import read_companies, read_individuals
+from casedesk.tui.forms.new_case import AFFILIATED, FORM, NewCaseForm, fields_of
+from casedesk.tui.forms.new_case_lines import ROLES, read_companies, read_individuals
+from casedesk.tui.screens.outbox import OutboxScreen
 from casedesk.tui.screens.queue import QueueScreen
 from casedesk.tui.settings import ConsoleSettings
 
@@ -125,6 +135,180 @@ def test_a_company_line_is_ref_name_registration_country_with_empty_parts_allowe
     assert first.body == {"type": "affiliated", "ref": "sub", "name": "Sub GmbH", "country": "DE"}
     assert (second.number, second.body) == (3, {"type": "affiliated", "name": "No Ref Ltd"})
     assert [(p.path, "read as the ref" in p.message) for p in third.problems] == [("name", True)]
+
+
+# -- a queued case written back into the form ----------------------------------------------
+
+
+def bare_form() -> NewCaseForm:
+    """The form's reading, without a console (building a case needs neither app nor service)."""
+    return NewCaseForm(cast(CaseService, None), queues=[])
+
+
+def wire(case: NewCase) -> dict[str, Any]:
+    """The body as queued (only what was set, as the outbox keeps it)."""
+    return case.model_dump(mode="json", exclude_unset=True)
+
+
+def test_typed_lines_come_back_as_lines_that_read_into_the_same_case() -> None:
+    form = bare_form()
+    case = form.build(
+        {
+            "name": "Nordwind",
+            "companies.0.ref": "main",
+            "companies.0.name": "Nordwind Holding GmbH",
+            AFFILIATED: "logi; Nordwind Logistik AG; CHE-123; ch\n\n; No Ref Ltd\n"
+            "fin; Nordwind Finance Ltd;;\n",
+            "individuals": "Greta Lindqvist <greta@example.com>; born 1971-04-02; shareholder, "
+            "director 40%; beneficial_owner 100% @logi\n"
+            "Jonas Berg; legal rep @fin\n"
+            "Lovelace, Ada Augusta; dir; 12,5 %; @logi; share 5% @fin\n"
+            "Cy Young; dir; bene 30%; @main\n"
+            "Grace Hopper grace@example.com\n",
+        }
+    )
+    values = fields_of(case)
+    assert values[AFFILIATED] == (
+        "logi; Nordwind Logistik AG; CHE-123; CH\n; No Ref Ltd\nfin; Nordwind Finance Ltd"
+    )
+    assert values["individuals"] == (
+        "Greta Lindqvist <greta@example.com>; born 1971-04-02; shareholder, director 40%; "
+        "beneficial_owner 100% @logi\n"
+        "Jonas Berg; legal_representative @fin\n"
+        "Lovelace, Ada Augusta; director 12.5% @logi; shareholder 5% @fin\n"
+        "Cy Young; director, beneficial_owner 30%\n"
+        "Grace Hopper <grace@example.com>"
+    )
+    assert wire(form.build(values)) == wire(case)
+
+
+_SINGLE_LINE = st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"))
+"""Any character a line of text can hold (no line breaks of any kind)."""
+
+
+def _typed(*, without: str = "", size: int = 20) -> st.SearchStrategy[str]:
+    """Text as the form keeps it: on one line, trimmed, not empty."""
+    chars = st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"), exclude_characters=without)
+    return st.text(chars, min_size=1, max_size=size).map(str.strip).filter(bool)
+
+
+_REFS = st.text(string.ascii_letters + string.digits + "-_./", min_size=1, max_size=8)
+_WORDS = st.text(
+    st.characters(categories=("L",), include_characters="'-."), min_size=1, max_size=10
+).filter(lambda word: word.casefold() not in ROLES)
+_NAMES = st.lists(_WORDS, min_size=1, max_size=3).map(" ".join)
+_SHARES = st.none() | st.floats(min_value=0, max_value=100, allow_nan=False)
+
+
+def _one_relation_per_company_unless_all_have_a_share(relations: list[dict[str, Any]]) -> bool:
+    """What reading leaves: parts naming one company are one relation, unless each has a share."""
+    by_company: dict[str, list[dict[str, Any]]] = {}
+    for relation in relations:
+        by_company.setdefault(relation["source_company_ref"], []).append(relation)
+    return all(
+        len(same) == 1 or all("ownership_percentage" in r for r in same)
+        for same in by_company.values()
+    )
+
+
+@st.composite
+def _relations(draw: st.DrawFn, refs: list[str]) -> list[dict[str, Any]]:
+    if not refs:
+        return []
+    relations = []
+    for _ in range(draw(st.integers(0, 3))):
+        relation: dict[str, Any] = {
+            "roles": draw(st.lists(st.sampled_from(ROLES), min_size=1, unique=True)),
+            "source_company_ref": draw(st.sampled_from(refs)),
+        }
+        share = draw(_SHARES)
+        if share is not None:
+            relation["ownership_percentage"] = share
+        relations.append(relation)
+    return relations
+
+
+@st.composite
+def _individual(draw: st.DrawFn, refs: list[str]) -> dict[str, Any]:
+    person: dict[str, Any] = {"first_name": draw(_NAMES), "last_name": draw(_NAMES)}
+    email = draw(
+        st.none() | st.from_regex(r"[a-z0-9._+-]{1,8}@[a-z0-9-]{1,8}\.[a-z]{2,4}", fullmatch=True)
+    )
+    if email is not None:
+        person["email"] = email
+    born = draw(st.none() | st.dates())
+    if born is not None:
+        person["birth_date"] = born.isoformat()
+    relations = draw(_relations(refs).filter(_one_relation_per_company_unless_all_have_a_share))
+    if relations:
+        person["relations"] = relations
+    return person
+
+
+@st.composite
+def _company(draw: st.DrawFn, kind: CompanyType, ref: str | None) -> dict[str, Any]:
+    company: dict[str, Any] = {"type": kind.value, "name": draw(_typed(without=";"))}
+    for key, value in (
+        ("ref", ref),
+        ("registration_number", draw(st.none() | _typed(without=";"))),
+        ("country", draw(st.none() | st.text(string.ascii_uppercase, min_size=2, max_size=2))),
+    ):
+        if value is not None:
+            company[key] = value
+    return company
+
+
+@st.composite
+def queued_cases(draw: st.DrawFn) -> dict[str, Any]:
+    """Bodies of new cases as the form queues them (what reading its fields can give)."""
+    body: dict[str, Any] = {
+        "name": draw(st.text(_SINGLE_LINE, min_size=1, max_size=30).filter(str.strip)),
+        "status": draw(st.sampled_from(["open", "draft"])),
+    }
+    for key, value in (
+        ("type", draw(st.none() | _typed())),
+        ("queue_id", draw(st.none() | st.uuids().map(str))),
+        ("template_key", draw(st.none() | _typed())),
+        ("external_id", draw(st.none() | _typed())),
+        ("tags", draw(st.lists(_typed(without=","), max_size=4) | st.none())),
+        (
+            "metadata",
+            draw(
+                st.dictionaries(
+                    _typed(without="="),
+                    st.text(_SINGLE_LINE, max_size=12).map(str.strip),
+                    max_size=3,
+                )
+            ),
+        ),
+    ):
+        if value:
+            body[key] = value
+    refs: list[str] = []
+    if draw(st.booleans()):  # a main company, then affiliated ones
+        count = draw(st.integers(0, 3))
+        own = draw(st.lists(st.none() | _REFS, min_size=count + 1, max_size=count + 1))
+        unique = [ref for ref in own if ref is not None]
+        assume(len(unique) == len(set(unique)))
+        body["companies"] = [
+            draw(_company(CompanyType.MAIN if index == 0 else CompanyType.AFFILIATED, ref))
+            for index, ref in enumerate(own)
+        ]
+        refs = unique
+    people = draw(st.lists(_individual(refs), max_size=3))
+    if people:
+        body["individuals"] = people
+    return body
+
+
+@settings(max_examples=150, derandomize=True, deadline=None, database=None)
+@given(queued_cases())
+def test_a_queued_case_written_into_the_fields_reads_back_into_the_same_body(
+    body: dict[str, Any],
+) -> None:
+    case = NewCase.model_validate(body)
+    assert wire(case) == body  # the strategy makes bodies as the outbox keeps them
+    assert wire(bare_form().build(fields_of(case))) == body
 
 
 # -- the console ---------------------------------------------------------------------------
@@ -506,3 +690,164 @@ async def test_the_typed_companies_and_people_survive_a_restart(
             await pilot.press("escape")
             await settle(pilot)
         assert again.outbox(include_done=True) == []
+
+
+# -- a case the API refused, corrected from the outbox -------------------------------------
+
+
+async def test_a_refused_case_reopens_from_the_outbox_as_typed_and_its_correction_is_created(
+    server: ServerProcess, service: CaseService
+) -> None:
+    taken = f"ext-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(
+        base_url=server.base_url, headers={"X-API-KEY": reviewer_key(server)}, timeout=30
+    ) as http:
+        answer = http.post(
+            "/v1/cases",
+            json={"name": "Holds the external id", "external_id": taken},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert answer.status_code == 201, answer.text
+        listed = http.get("/v1/cases", params={"limit": 200}).json()["data"]
+    template_key = next(case["template_key"] for case in listed if case["template_key"])
+    name = f"Refused Holding {uuid.uuid4().hex[:6]}"
+    queue = service.queues()[-1]
+    # Typed as the form writes lines back, so that "as typed" can be compared exactly.
+    typed_in = {
+        "name": name,
+        "type": "kyb",
+        "template_key": template_key,
+        "external_id": taken,
+        "tags": "urgent, new client",
+        "metadata": "source=console\nchannel=phone",
+        "companies.0.ref": "main",
+        "companies.0.name": "Refused Holding GmbH",
+        "companies.0.registration_number": "HRB 12345",
+        "companies.0.country": "DE",
+        AFFILIATED: "logi; Refused Logistik AG; CHE-123; CH\n; No Ref Ltd",
+        "individuals": "Greta Lindqvist <greta@example.com>; born 1971-04-02; shareholder, "
+        "director 40%; beneficial_owner 100% @logi\n"
+        "Lovelace, Ada Augusta; director 12.5% @logi; shareholder 5%\n"
+        "Jonas Berg",
+    }
+    app = console(service)
+    seen: list[Message] = []
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        form = await open_form(pilot)
+        for path, text in typed_in.items():
+            put(form, path, text)
+        form.fields["queue_id"].set_value(str(queue.id))
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        refused = f"A case with external_id {taken!r} already exists."
+        assert f"refused: {refused}" in notes(seen)
+        [item] = service.outbox()
+        assert (item.state, item.last_error and item.last_error.status) == ("parked", 409)
+        # Meanwhile the reviewer starts another case: that draft is not the correction's.
+        await service.save_draft(None, FORM, {"name": "Another case"})
+
+        await pilot.press("O")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        fix = app.screen
+        assert isinstance(fix, NewCaseForm), type(fix).__name__
+        assert str(fix.title_content()) == f"Correct a refused case — {name}"
+        assert {path: fix.fields[path].value for path in typed_in} == typed_in
+        assert fix.fields["queue_id"].value == str(queue.id)
+        assert error_of(fix, "external_id") == "Must be unique: another case already uses it."
+        box = fix.query_one("#form-error", Static)
+        assert str(box.render()) == f"Refused by the API: {refused}"
+        assert app.focused is fix.fields["external_id"].editor
+
+        # Esc keeps the correction's own draft; `e` reopens it, the API's answer still shown.
+        fixed = f"{taken}-b"
+        put(fix, "external_id", fixed)
+        await pilot.press("escape")
+        await settle(pilot)
+        correction = f"{FORM}@{item.id}"
+        kept = service.draft(None, correction)
+        assert kept is not None and kept["external_id"] == fixed
+        assert service.draft(None, FORM) == {"name": "Another case"}
+        await pilot.press("e")
+        await settle(pilot)
+        fix = app.screen
+        assert isinstance(fix, NewCaseForm)
+        assert fix.fields["external_id"].value == fixed
+        assert error_of(fix, "external_id") == "Must be unique: another case already uses it."
+
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, OutboxScreen)
+        assert app.screen.table.row_count == 0
+        assert f"created: {name}" in notes(seen)
+    assert service.outbox() == []
+    assert service.draft(None, correction) is None
+    assert service.draft(None, FORM) == {"name": "Another case"}
+    [case] = cases_named(server, name)
+    assert case["external_id"] == fixed
+    assert [(c["ref"], c["type"], c["name"]) for c in case["companies"]] == [
+        ("main", "main", "Refused Holding GmbH"),
+        ("logi", "affiliated", "Refused Logistik AG"),
+        (None, "affiliated", "No Ref Ltd"),
+    ]
+    people = {
+        (p["first_name"], p["last_name"]): [
+            (r["source_company_ref"], r["roles"], r["ownership_percentage"]) for r in p["relations"]
+        ]
+        for p in case["individuals"]
+    }
+    assert people == {
+        ("Greta", "Lindqvist"): [
+            ("main", ["shareholder", "director"], 40),
+            ("logi", ["beneficial_owner"], 100),
+        ],
+        ("Ada Augusta", "Lovelace"): [("logi", ["director"], 12.5), ("main", ["shareholder"], 5)],
+        ("Jonas", "Berg"): [],
+    }
+
+
+async def test_the_paths_of_a_refusal_are_shown_on_the_lines_they_name(
+    service: CaseService,
+) -> None:
+    case = bare_form().build(
+        {
+            "name": "Paths",
+            "companies.0.ref": "main",
+            "companies.0.name": "Main Ltd",
+            AFFILIATED: "sub; Sub GmbH\nfin; Fin Ltd",
+            "individuals": "Ada Lovelace; director @fin\nJo March; director",
+        }
+    )
+    queued = await service.create_case(case, send=False)
+    details = [
+        ErrorDetail(path="companies.1.ref", message="ref 'sub' is reserved"),
+        ErrorDetail(
+            path="individuals.1.relations.0.source_company_ref",
+            message="no company with ref 'main' in this request",
+        ),
+        ErrorDetail(path="assignee_id", message="no such user"),
+    ]
+    error = ItemError(code="invalid_request", message="Invalid.", details=details, status=400)
+    service.store.outbox.park(queued.item.id, ParkReason.REJECTED, error)
+    app = console(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("O")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        fix = app.screen
+        assert isinstance(fix, NewCaseForm), type(fix).__name__
+        assert error_of(fix, AFFILIATED) == "Line 1, ref: Ref 'sub' is reserved."
+        assert error_of(fix, "individuals") == (
+            "Line 2, relation to the main company: No company with ref 'main' in this request."
+        )
+        box = str(fix.query_one("#form-error", Static).render())
+        assert box.splitlines() == ["Refused by the API: Invalid.", "assignee_id: No such user."]
+        assert app.focused is fix.fields[AFFILIATED].editor
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, OutboxScreen)
+    assert [item.state for item in service.outbox()] == ["parked"]

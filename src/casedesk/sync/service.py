@@ -256,6 +256,12 @@ class CaseService:
         self._forget_copies(pushing.local_copies(current))
         return await self._send_now(item, send)
 
+    async def edit_create(self, item_id: UUID, new_case: NewCase, *, send: bool = True) -> Queued:
+        """Replace a parked (or never tried) new case with the reviewer's corrected one, queue
+        it again (a new request: new keys) and try to send it."""
+        item = await asyncio.to_thread(self.store.outbox.edit, item_id, new_case)
+        return await self._send_now(item, send)
+
     async def create_case(self, new_case: NewCase, *, send: bool = True) -> Queued:
         me = self.me()
         item = await asyncio.to_thread(

@@ -10,9 +10,12 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import ModalScreen
 
+from casedesk.domain.create import NewCase
 from casedesk.sync.events import PushResult, SyncProgress, SyncResult
 from casedesk.sync.service import CaseService
+from casedesk.tui.case_creation import queue_new_case
 from casedesk.tui.commands import CaseCommands
+from casedesk.tui.forms.new_case import NewCaseForm, RefusedCase
 from casedesk.tui.messages import (
     CacheChanged,
     ClockTicked,
@@ -84,15 +87,21 @@ class CasedeskApp(App[None]):
 
     @on(OutboxScreen.EditRequested)
     def _edit_requested(self, event: OutboxScreen.EditRequested) -> None:
-        """Reopen the item's action form on its case: corrected, it is sent as a new request."""
+        """Reopen the item's form (on its case, or a new case's): corrected, it is sent as a
+        new request."""
         case_id = event.item.case_id
-        if case_id is None:
-            self.notify(
-                "A new case waiting in the outbox cannot be edited here yet: retry or discard it.",
-                title="Outbox",
-                severity="warning",
-                markup=False,
-            )
+        if case_id is None:  # a new case: its form opens over the outbox, shown again after
+            item_id = event.item.id
+            form = NewCaseForm(self.service).edit(RefusedCase.of(event.item))
+
+            def queue_correction(new_case: NewCase | None) -> None:
+                if new_case is not None:
+                    correction = queue_new_case(
+                        self, self.service, new_case, draft=form.draft_key, replacing=item_id
+                    )
+                    self.run_worker(correction, group="create-case", exit_on_error=False)
+
+            self.push_screen(form, queue_correction)
             return
         while isinstance(self.screen, OutboxScreen):
             self.pop_screen()

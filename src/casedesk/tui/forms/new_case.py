@@ -10,10 +10,16 @@ registration number; country` and `First Last <email>; born YYYY-MM-DD; roles
 25% @ref; …`). What is typed is kept as the draft of "a new case" (no case id
 yet) and restored when the form opens again; the queue screen clears it once the
 case is durably queued.
+
+A case the API refused (parked in the outbox) reopens in this form to be corrected
+(`NewCaseForm.edit`): its fields as queued (`fields_of`, the inverse of reading them),
+the API's message under the fields and lines its paths name, and a draft of its own
+(`new_case@<item id>`), apart from the text of a new case.
 """
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Self
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -24,6 +30,7 @@ from textual.widgets import Input, TextArea
 from casedesk.domain import limits
 from casedesk.domain.create import NewCase, Problem, new_case_problems
 from casedesk.domain.enums import CompanyType
+from casedesk.domain.envelope import ErrorDetail
 from casedesk.domain.people import Queue
 from casedesk.sync.service import CaseService
 from casedesk.tui.forms.base import FormProblem, error_message, error_path
@@ -39,8 +46,11 @@ from casedesk.tui.forms.new_case_lines import (
     read_companies,
     read_individuals,
     rules_probe,
+    write_companies,
+    write_individuals,
 )
 from casedesk.tui.forms.screen import FormScreen
+from casedesk.tui.widgets.outbox_format import OutboxEntry
 
 FORM = "new_case"
 """The drafts of this form are kept under (no case, this name)."""
@@ -81,6 +91,61 @@ def _number(value: object) -> str:
     return f"{value:g}" if isinstance(value, int | float) else str(value)
 
 
+@dataclass(frozen=True)
+class RefusedCase:
+    """A new case waiting in the outbox (parked, or never tried), as the form corrects it."""
+
+    item_id: UUID
+    new_case: NewCase
+    """The case as queued."""
+    reason: str | None
+    """The API's message word for word (`None`: never refused)."""
+    details: tuple[ErrorDetail, ...]
+    """The field paths the API named (`external_id`, `companies.1.ref`)."""
+
+    @classmethod
+    def of(cls, item: OutboxEntry) -> Self:
+        """The outbox item `item` (of kind `create_case`)."""
+        error = item.last_error
+        return cls(
+            item_id=item.id,
+            new_case=NewCase.model_validate(item.body),
+            reason=error.message if error is not None else None,
+            details=tuple(error.details) if error is not None else (),
+        )
+
+
+def fields_of(case: NewCase) -> dict[str, FieldValue]:
+    """The form's fields holding `case`: what reads back into it (the inverse of `body`)."""
+    values: dict[str, FieldValue] = {"name": case.name, "status": case.status}
+    for key, value in (
+        ("type", case.type),
+        ("queue_id", None if case.queue_id is None else str(case.queue_id)),
+        ("template_key", case.template_key),
+        ("external_id", case.external_id),
+    ):
+        if value is not None:
+            values[key] = value
+    if case.tags:
+        values["tags"] = ", ".join(case.tags)
+    if case.metadata:
+        values["metadata"] = "\n".join(f"{key}={value}" for key, value in case.metadata.items())
+    main = next((c for c in case.companies if c.type is CompanyType.MAIN), None)
+    if main is not None:
+        values["companies.0.ref"] = main.ref or ""
+        values["companies.0.name"] = main.name
+        values["companies.0.registration_number"] = main.registration_number or ""
+        values["companies.0.country"] = main.country or ""
+    affiliated = [company for company in case.companies if company is not main]
+    if affiliated:
+        values[AFFILIATED] = write_companies(affiliated)
+    if case.individuals:
+        values["individuals"] = write_individuals(
+            case.individuals, main.ref if main is not None else None
+        )
+    return values
+
+
 class NewCaseForm(FormScreen[NewCase]):
     """The fields of `POST /v1/cases`; dismisses with a valid `NewCase`, or `None` on Esc."""
 
@@ -100,6 +165,19 @@ class NewCaseForm(FormScreen[NewCase]):
         self._people: list[Line] = []
         """Each individual built, by index, with its line."""
         self._metadata_lines: dict[str, int] = {}
+        self.edited: RefusedCase | None = None
+        """The new case in the outbox this form corrects, if it does."""
+
+    def edit(self, refused: RefusedCase) -> Self:
+        """Open on a case already in the outbox: its fields as queued, the API's errors under
+        the fields they name. Submitting replaces it (whoever opened the form does that)."""
+        self.edited = refused
+        return self
+
+    @property
+    def draft_key(self) -> str:
+        """Under which name the draft is kept: a correction has its own, apart from new text."""
+        return FORM if self.edited is None else f"{FORM}@{self.edited.item_id}"
 
     # -- layout ------------------------------------------------------------------------
 
@@ -160,18 +238,23 @@ class NewCaseForm(FormScreen[NewCase]):
         return editor
 
     def title_content(self) -> Content:
-        return Content.assemble(("New case", "bold"))
+        if self.edited is None:
+            return Content.assemble(("New case", "bold"))
+        what = "Correct a refused case" if self.edited.reason else "Edit a queued case"
+        return Content.assemble((what, "bold"), " — ", self.edited.new_case.name)
 
     @property
     def draft_place(self) -> tuple[UUID | None, str]:
-        return None, FORM
+        return None, self.draft_key
 
     def typed(self, values: dict[str, FieldValue]) -> dict[str, FieldValue]:
         # The status choice is always set: alone, it is not something typed.
         return {path: value for path, value in values.items() if path != "status"}
 
     def on_mount(self) -> None:
-        saved = self.service.draft(None, FORM)
+        saved = self.service.draft(None, self.draft_key)
+        if saved is None and self.edited is not None:
+            saved = fields_of(self.edited.new_case)
         fields = self.fields
         for path, field in fields.items():
             if saved and path in saved:
@@ -180,6 +263,17 @@ class NewCaseForm(FormScreen[NewCase]):
             fields["status"].set_value("open")
         self._saved = self.values()
         fields["name"].editor.focus()
+        if self.edited is not None:
+            self._show_refusal(self.edited)
+
+    def _show_refusal(self, refused: RefusedCase) -> None:
+        """The API's message above the buttons, its details under the fields and lines named."""
+        if refused.reason is None and not refused.details:
+            return
+        self.body(self.values())  # where each company and individual is typed, for `place`
+        problems = [("", f"Refused by the API: {refused.reason or 'no reason given'}")]
+        problems += [(detail.path, _sentence(detail.message)) for detail in refused.details]
+        self.show_errors(problems)
 
     # -- building the case -------------------------------------------------------------
 
