@@ -218,17 +218,17 @@ async def test_r12_the_corpus_is_literal_and_inert_in_every_widget(
         finally:
             await client.aclose()
             store.close()
-    count = len(corpus.planted)
-    record.iterations += len(PAYLOADS)
-    record.faults_injected += checks
-    refused = ", ".join(f"{name} ({status})" for name, status in corpus.refused.items())
-    record.note(
-        "corpus",
-        f"{len(PAYLOADS)} payloads ({count} through the server and a sync; "
-        f"{refused or 'none'} refused by the API) x {len(widgets)} widgets: "
-        f"{checks} renderings, 0 crashes, {record.found} injected links/actions/controls "
-        "or vanished texts",
-    )
+        count = len(corpus.planted)
+        record.iterations += len(PAYLOADS)
+        record.faults_injected += checks
+        refused = ", ".join(f"{name} ({status})" for name, status in corpus.refused.items())
+        record.note(
+            "corpus",
+            f"{len(PAYLOADS)} payloads ({count} through the server and a sync; "
+            f"{refused or 'none'} refused by the API) x {len(widgets)} widgets: "
+            f"{checks} renderings, 0 crashes, {record.found} injected links/actions/controls "
+            "or vanished texts",
+        )
 
 
 HOSTILE = st.sampled_from(
