@@ -476,6 +476,7 @@ def act(context: click.Context, reference: str, action_type: str) -> None:
     """Queue an action (e.g. `act CAS-000142 comment --body "…" [--file PATH]…`) and try to
     send it once."""
     from casedesk.domain.actions import POSTABLE_ACTION_TYPES, case_action_adapter
+    from casedesk.store.errors import StoreError
 
     target: Target = context.obj
     if action_type not in POSTABLE_ACTION_TYPES:
@@ -507,6 +508,8 @@ def act(context: click.Context, reference: str, action_type: str) -> None:
             return await service.act(reference, action)
         except LookupError as error:
             _fail(str(error.args[0]), 2)
+        except (OSError, StoreError) as error:  # disk full, read-only, unreadable outbox
+            _fail(f"not queued: the outbox could not be written ({error})")
 
     queued = _run(target, work, one_attempt=True)
     item = queued.item

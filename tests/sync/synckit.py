@@ -147,9 +147,13 @@ def get_json(client: httpx.Client, url: str, params: dict[str, Any] | None = Non
     return body
 
 
+UNPAGED = ("/v1/users", "/v1/queues")
+"""Lists the API answers whole, in one page: they take no `limit` (an unknown parameter is 400)."""
+
+
 def all_pages(client: httpx.Client, url: str, params: dict[str, Any] | None = None) -> list[Json]:
     items: list[Json] = []
-    query = {"limit": PAGE, **(params or {})}
+    query = {**({} if url.endswith(UNPAGED) else {"limit": PAGE}), **(params or {})}
     while True:
         body = get_json(client, url, query)
         items.extend(body["data"])

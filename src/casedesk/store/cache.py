@@ -107,6 +107,8 @@ class Cache:
         self._queues: dict[str, Queue] = {}
         self._me: User | None = None
         self._marks: dict[str, ReadMarker] = {}
+        self._lost_details: set[UUID] = set()
+        """Cases whose details went with a corrupt shard: the next pull fetches them again."""
 
     @classmethod
     def open(
@@ -433,6 +435,22 @@ class Cache:
             marks = {}
         self._marks = marks
 
+    def lost_details(self) -> set[UUID]:
+        """Cached cases whose details were set aside with a corrupt shard (to fetch again)."""
+        with self._lock:
+            return {case_id for case_id in self._lost_details if str(case_id) in self._rows}
+
+    def forget_lost_details(self, case_ids: Iterable[UUID]) -> None:
+        """These were fetched again (or are gone)."""
+        with self._lock:
+            self._lost_details.difference_update(case_ids)
+
     def _set_aside(self, path: Path, reason: str) -> None:
         moved_to = quarantine(path, self._clock())
         self._report(FileQuarantined(path=path, moved_to=moved_to, reason=reason))
+        shard = self._shards.shard_at(path)
+        if shard is not None:
+            # Which of them had details is unknown now: every cached case of the shard.
+            self._lost_details.update(
+                row.id for row in self._rows.values() if self._shards.shard_of(row.id) == shard
+            )

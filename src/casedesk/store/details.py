@@ -65,6 +65,16 @@ class DetailShards:
     def path_of(self, shard: int) -> Path:
         return self.directory / f"{shard:0{self._width}x}.json"
 
+    def shard_at(self, path: Path) -> int | None:
+        """The shard stored at `path`, or `None` for any other file."""
+        if path.parent != self.directory or path.suffix != ".json":
+            return None
+        try:
+            shard = int(path.stem, 16)
+        except ValueError:
+            return None
+        return shard if 0 <= shard < self.count and self.path_of(shard) == path else None
+
     def get(self, case_id: UUID) -> CaseDetails | None:
         """The stored details of `case_id`; a corrupt shard is set aside and reads as empty."""
         shard = self.shard_of(case_id)
@@ -165,6 +175,9 @@ class DetailShards:
     def _raw(self, shard: int) -> Mapping[str, Any]:
         db = self._db(shard)
         try:
+            strangers = set(db.file.read()) - {TABLE}
+            if strangers:  # JSON of the right kind, but not a shard of ours
+                raise StoreFileCorrupt(db.file.path, f"unexpected tables {sorted(strangers)}")
             table = db.raw(TABLE)
         except StoreFileCorrupt as error:
             self._set_aside(shard, error.reason)

@@ -3,6 +3,7 @@
 import contextlib
 import errno
 import fcntl
+import logging
 import os
 import re
 import tempfile
@@ -11,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from casedesk.store.errors import StoreLocked
+
+logger = logging.getLogger("casedesk.store")
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -35,6 +38,11 @@ def write_atomic(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
     A temporary file in the same directory is written, flushed and fsynced,
     then renamed over `path`; the directory is fsynced so the rename survives
     a power cut. The file is created 0600 whatever the umask.
+
+    Any failure before the rename leaves `path` as it was and raises: the
+    caller may say "not written". With `sync_dir`, the directory is also
+    synced before the rename, so a directory that cannot be synced (read-only,
+    no permission) is found while that is still true.
     """
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
@@ -47,13 +55,21 @@ def write_atomic(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if sync_dir:
+            fsync_dir(path.parent)
         os.replace(temp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise
     if sync_dir:
-        fsync_dir(path.parent)
+        try:
+            fsync_dir(path.parent)
+        except OSError as error:
+            # The rename is done: every reader and any restart sees the new bytes, so
+            # raising would report "not written" about a change that will be used (an
+            # outbox item said "not queued", then sent). Only a power cut could undo it.
+            logger.warning("%s written, but its directory could not be synced: %s", path, error)
 
 
 def read_bytes(path: Path) -> bytes | None:

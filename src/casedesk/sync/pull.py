@@ -85,6 +85,8 @@ async def pull(
     with gc_paused():
         received, pages, newest = await _walk(backend, query, progress)
         changed = _needing_details(cache, received.values(), me_id=me.id)
+        lost = cache.lost_details().difference(changed)  # their shard was corrupt
+        changed += sorted(lost)
         details: list[CaseDetails] = []
         if changed:
             details = await _fetch_many(backend, changed, clock, progress)
@@ -94,6 +96,7 @@ async def pull(
     watermark = state.updated_since if newest is None else newest - OVERLAP
     new_state = SyncState(last_sync_at=finished, updated_since=watermark)
     await asyncio.to_thread(_write, cache, me, users, queues, received.values(), details, new_state)
+    cache.forget_lost_details(lost)
     return PullResult(
         full=since is None,
         pages=pages,

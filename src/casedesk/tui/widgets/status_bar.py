@@ -26,12 +26,17 @@ class StatusBar(Static):
     marked: reactive[int] = reactive(0)
     note: reactive[str] = reactive("")
 
+    @staticmethod
+    def _one_line(text: str) -> str:
+        """A server string on the one-line bar: a line break would hide all that follows."""
+        return " ⏎ ".join(part.strip() for part in text.splitlines() if part.strip())
+
     def render(self) -> Text:
         # Built as Text pieces: names come from the server and are never markup.
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f" {self.profile} ", style="bold")
         if self.user:
-            line.append(f"{self.user}  ")
+            line.append(f"{self._one_line(self.user)}  ")
         if self.online is None:
             line.append("○ not synced yet", style="dim")
         elif self.online:
@@ -48,5 +53,5 @@ class StatusBar(Static):
         if self.marked:
             line.append(f"  {self.marked} marked", style="bold")
         if self.note:
-            line.append(f"  {self.note}", style="dim")
+            line.append(f"  {self._one_line(self.note)}", style="dim")
         return line
