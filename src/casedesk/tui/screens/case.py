@@ -17,7 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
-from textual.widgets import Footer, TabbedContent
+from textual.widgets import TabbedContent
 from textual.worker import Worker, WorkerState
 
 from casedesk.domain.actions import AssignAction, CaseAction
@@ -31,6 +31,7 @@ from casedesk.tui.screens.base import DeskScreen
 from casedesk.tui.widgets.case_format import CaseShown, CaseView, People, label
 from casedesk.tui.widgets.case_header import CaseHeader
 from casedesk.tui.widgets.case_tabs import TABS, CaseTabs
+from casedesk.tui.widgets.key_footer import KeyFooter
 from casedesk.tui.widgets.status_bar import StatusBar
 
 DETAILS_GROUP = "case-details"
@@ -101,6 +102,7 @@ class CaseScreen(DeskScreen):
         """What the reviewer may do on the case now (roles and state): the keys offered."""
         self.pending: tuple[PendingAction, ...] = ()
         """The case's actions still in the outbox, as last painted."""
+        self._reshown = False
 
     @property
     def case_id(self) -> UUID:
@@ -110,7 +112,7 @@ class CaseScreen(DeskScreen):
         yield CaseHeader(id="case-header")
         yield CaseTabs(id="case-tabs")
         yield StatusBar()
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def tabs(self) -> CaseTabs:
@@ -123,6 +125,35 @@ class CaseScreen(DeskScreen):
         if self._correct_first is not None:
             item_id, self._correct_first = self._correct_first, None
             self.call_after_refresh(self.correct, item_id)
+
+    def show_cases(self, case_ids: list[UUID], index: int) -> None:
+        """Make this (popped) screen show `case_ids[index]` when it is pushed again.
+
+        The queue keeps one case screen and reuses it: building its ~50 widgets anew
+        cost more than everything else opening a case does.
+        """
+        if not case_ids:
+            raise ValueError("a case screen needs at least one case")
+        self.case_ids = list(case_ids)
+        self.set_reactive(CaseScreen.index, max(0, min(index, len(self.case_ids) - 1)))
+        self._correct_first = None
+        self.details = None
+        self.loading = False
+        self._fetch_started = None
+        self.allowed = frozenset()
+        self.pending = ()
+        self._reshown = True
+
+    def on_screen_resume(self) -> None:
+        """Pushed again with another case (not back from a form): start as a new screen."""
+        if not self._reshown:
+            return
+        self._reshown = False
+        self.update_status()
+        self.tabs.forget_case()
+        self.tabs.select("overview")
+        self.load()
+        self.refresh_bindings()
 
     # -- data ------------------------------------------------------------------------
 

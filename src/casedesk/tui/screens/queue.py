@@ -1,6 +1,7 @@
 """`QueueScreen`: the views, the filter line and the table of cases to triage."""
 
 import asyncio
+import gc
 from dataclasses import replace
 from typing import ClassVar
 from uuid import UUID
@@ -8,7 +9,7 @@ from uuid import UUID
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Input, Tab, Tabs
+from textual.widgets import Input, Tab, Tabs
 
 from casedesk.domain import limits
 from casedesk.domain.actions import AssignAction, CaseAction, CloseAction
@@ -19,6 +20,7 @@ from casedesk.domain.views import VIEWS, VIEWS_BY_KEY
 from casedesk.sync.service import CaseService
 from casedesk.sync.snapshot import QueueSnapshot
 from casedesk.tui.bulk import BulkPlan, cases, plan_bulk, refusals_text, run_bulk, summary
+from casedesk.tui.case_creation import queue_new_case
 from casedesk.tui.forms.new_case import FORM as NEW_CASE_FORM
 from casedesk.tui.forms.new_case import NewCaseForm
 from casedesk.tui.messages import CacheChanged, ClockTicked
@@ -34,6 +36,7 @@ from casedesk.tui.screens.outbox import announce_cache_changed
 from casedesk.tui.widgets.case_table import SORTABLE, CaseTable
 from casedesk.tui.widgets.confirm import ConfirmDialog
 from casedesk.tui.widgets.filter_bar import FilterBar
+from casedesk.tui.widgets.key_footer import KeyFooter
 from casedesk.tui.widgets.status_bar import StatusBar
 
 
@@ -69,6 +72,8 @@ class QueueScreen(DeskScreen):
         self.sort = "reference"
         self.reverse = False
         self._opened: CaseScreen | None = None
+        self._case_screen: CaseScreen | None = None
+        """Built on the first open, then reused for every case (see `CaseScreen.show_cases`)."""
 
     def compose(self) -> ComposeResult:
         yield Tabs(
@@ -82,7 +87,7 @@ class QueueScreen(DeskScreen):
         yield FilterBar(id="filter")
         yield CaseTable(clock=self.service.clock, id="cases")
         yield StatusBar()
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def table(self) -> CaseTable:
@@ -108,6 +113,7 @@ class QueueScreen(DeskScreen):
             self.filter_query = self._parse(self.filter_query.text) or self.filter_query
         self._show_counts()
         self.apply()
+        self.call_after_refresh(settle_heap)
 
     def apply(self, keep: UUID | None = None) -> None:
         if self.snapshot is None:
@@ -282,33 +288,8 @@ class QueueScreen(DeskScreen):
     @work(group="create-case", exit_on_error=False)
     async def create_case(self, new_case: NewCase) -> None:
         """Queue the case durably, forget the form's draft, send it, say what became of it."""
-        try:
-            queued = await self.service.create_case(new_case, send=False)
-        except Exception as error:
-            self.notify(f"Not queued: {error}", title="New case", severity="error", markup=False)
-            return
-        await self.service.clear_draft(None, NEW_CASE_FORM)
-        queued = await self.service.deliver(queued)
-        if queued.sent:
-            self.notify(f"created: {new_case.name}", title="New case", markup=False)
-        elif queued.item.state.value == "parked":
-            self.notify(
-                f"refused: {queued.error or 'refused by the API'}",
-                title="New case",
-                severity="error",
-                timeout=12,
-                markup=False,
-            )
-        else:
-            reason = f" ({queued.error})" if queued.error else ""
-            self.notify(
-                f"queued: {new_case.name} — sent at the next sync{reason}",
-                title="New case",
-                severity="warning",
-                markup=False,
-            )
-        announce_cache_changed(self.app)
-        self.reload()
+        if await queue_new_case(self.app, self.service, new_case, draft=NEW_CASE_FORM):
+            self.reload()
 
     @on(CaseTable.CaseChosen)
     def _case_chosen(self, event: CaseTable.CaseChosen) -> None:
@@ -319,8 +300,17 @@ class QueueScreen(DeskScreen):
         ids = [row.id for row in self.table.rows]
         if case_id not in ids:
             ids = [case_id]
-        self._opened = CaseScreen(self.service, case_ids=ids, index=ids.index(case_id))
-        self.app.push_screen(self._opened)
+        index = ids.index(case_id)
+        screen = self._case_screen
+        if screen is None or screen in self.app.screen_stack:
+            screen = CaseScreen(self.service, case_ids=ids, index=index)
+            if self._case_screen is None:
+                self._case_screen = screen
+                self.app.install_screen(screen, f"case-of-queue-{id(self)}")
+        else:
+            screen.show_cases(ids, index)
+        self._opened = screen
+        self.app.push_screen(screen)
 
     def on_screen_resume(self) -> None:
         """Back from a case: the cursor on the last case looked at, its unread flag current.
@@ -338,3 +328,16 @@ class QueueScreen(DeskScreen):
             unread = set(context.unread) - read  # type: ignore[call-overload]
             self.snapshot = replace(self.snapshot, context=replace(context, unread=unread))
         self.apply(keep=opened.case_id)
+        self.call_after_refresh(settle_heap)
+
+
+def settle_heap() -> None:
+    """Collect what the last screen or snapshot left behind, then freeze the survivors.
+
+    A full pass of the cyclic GC scans every tracked object that is not frozen: with a
+    snapshot of thousands of rows and a case screen's widgets that is 50-300 ms, and it
+    struck in the middle of keystrokes (research/perf-floors.md §7). Run between frames
+    after a reload or a return from a case, it leaves the next passes almost nothing.
+    """
+    gc.collect()
+    gc.freeze()

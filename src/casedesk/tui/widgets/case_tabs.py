@@ -65,6 +65,11 @@ class CaseTabs(TabbedContent):
             self._chat_seen = seen
             self.scroll_chat()
 
+    def forget_case(self) -> None:
+        """Draw the next case as a new screen would: every tab at its top, the chat at its end."""
+        self._case_id = None
+        self._chat_seen = None
+
     def show_sentence(self, sentence: str) -> None:
         """Every tab says `sentence` (there is no case to draw)."""
         for section in self.query(CaseSection):
