@@ -68,10 +68,15 @@ def tinydb_writer(directory: Path) -> None:
 
 
 class _Crashing:
-    """Stands in for `os` inside `casedesk.store.files`: ends the process at one step."""
+    """Stands in for `os` inside `casedesk.store.files`: ends the process at one step.
 
-    def __init__(self, step: str) -> None:
+    Right after the rename it leaves `<dir>/renamed`, so the parent knows which state
+    (old or new) the file must hold, wherever the code puts its directory syncs.
+    """
+
+    def __init__(self, step: str, directory: Path) -> None:
         self.step = step
+        self.marker = directory / "renamed"
 
     def __getattr__(self, name: str) -> Any:
         return getattr(os, name)
@@ -90,6 +95,7 @@ class _Crashing:
         if self.step == "after-fsync":
             os._exit(137)
         os.replace(source, target)
+        self.marker.touch()
         if self.step == "after-replace":
             os._exit(137)
 
@@ -98,17 +104,20 @@ def crash_at(step: str) -> Callable[[Path], None]:
     def job(directory: Path) -> None:
         storage = AtomicJSONStorage(directory / "cases.json")
         old = version_of(storage.read())
-        files.os = _Crashing(step)  # type: ignore[assignment]
+        crashing = _Crashing(step, directory)
+        files.os = crashing  # type: ignore[assignment]
         real_fsync_dir = files.fsync_dir
 
         def fsync_dir(path: Path) -> None:
             real_fsync_dir(path)
-            if step == "after-dir-fsync":
-                os._exit(137)
+            if step == "after-dir-fsync" and crashing.marker.exists():
+                os._exit(137)  # the directory sync that makes the rename durable
 
         files.fsync_dir = fsync_dir  # type: ignore[assignment]
         _child.say("ready")
         storage.write(payload(old + 1))
+        if step == "after-dir-fsync":
+            os._exit(137)  # no directory sync after the rename: end after the write
         _child.say("survived")  # the step was never reached: the parent counts it
 
     return job

@@ -28,6 +28,7 @@ for folder in (HERE, TESTS / "sync", TESTS / "api", TESTS / "tui", TESTS / "stor
 from figures import Recorder, ScaledTier, Tier  # noqa: E402
 from kit import close_service, service_for  # noqa: E402
 from synckit import Server, start  # noqa: E402
+from zygote import Zygote  # noqa: E402
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -82,3 +83,11 @@ def synced_dir(synced_template: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "synced" / "data"
     shutil.copytree(synced_template, copy)
     return copy
+
+
+@pytest.fixture(scope="session")
+def zygote() -> Iterator[Zygote]:
+    """One `_crashkid.py` for the session: its imports and test data are built once."""
+    forker = Zygote()
+    yield forker
+    forker.close()

@@ -8,11 +8,9 @@ Effects are counted on the server, over plain HTTP: the action log entries of ea
 import asyncio
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from fault_proxy import FaultProxy, Plan
 from figures import Recorder, Tier, counting
 from kit import close_service, comment, effects, service_for, write_target
@@ -21,13 +19,6 @@ from zygote import Zygote
 
 from casedesk.api.retry import RetryPolicy
 from casedesk.store.outbox_item import OutboxState
-
-
-@pytest.fixture(scope="module")
-def zygote() -> Iterator[Zygote]:
-    forker = Zygote()
-    yield forker
-    forker.close()
 
 
 def open_rows(service: object) -> list[object]:
