@@ -29,7 +29,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
-FAULTS = ("pass", "latency", "reset_request", "reset_response", "hang")
 CHUNK = 64 * 1024
 
 
@@ -209,21 +208,8 @@ class FaultProxy:
                     self._begin_request(exchange, data)
                 if exchange.fault == "hang":
                     continue  # swallowed: the server never hears it, the client waits
-                if exchange.fault == "latency":
-                    await asyncio.sleep(self.plan.latency_s)
-                if exchange.fault == "reset_request":
-                    keep = exchange.request_cut - exchange.sent_up
-                    if keep < len(data):
-                        server_w.write(data[:keep])
-                        with contextlib.suppress(Exception):
-                            await server_w.drain()
-                        self._count("reset_request")
-                        _reset(server_w)
-                        _reset(client_w)
-                        return
-                server_w.write(data)
-                await server_w.drain()
-                exchange.sent_up += len(data)
+                if not await self._forward(data, server_w, client_w, exchange, up=True):
+                    return
             with contextlib.suppress(Exception):
                 server_w.write_eof()
         except (ConnectionError, OSError):
@@ -243,28 +229,40 @@ class FaultProxy:
                     exchange.phase = "response"
                     if self.on_response is not None:
                         self.on_response(exchange.request)
-                if exchange.fault == "latency":
-                    await asyncio.sleep(self.plan.latency_s)
-                if exchange.fault == "reset_response":
-                    keep = exchange.response_cut - exchange.sent_down
-                    if keep < len(data):
-                        client_w.write(data[:keep])
-                        with contextlib.suppress(Exception):
-                            await client_w.drain()
-                        self._count("reset_response")
-                        _reset(client_w)
-                        _reset(server_w)
-                        return
-                client_w.write(data)
-                await client_w.drain()
-                exchange.sent_down += len(data)
+                if not await self._forward(data, client_w, server_w, exchange, up=False):
+                    return
         except (ConnectionError, OSError):
             _reset(client_w)
             _reset(server_w)
 
-    async def _hang(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Read and drop whatever comes, answer nothing, until the client hangs up."""
-        with contextlib.suppress(Exception):
-            while await reader.read(CHUNK):
-                pass
-        writer.close()
+    async def _forward(
+        self,
+        data: bytes,
+        sink: asyncio.StreamWriter,
+        other: asyncio.StreamWriter,
+        exchange: _Exchange,
+        *,
+        up: bool,
+    ) -> bool:
+        """Pass `data` on (late, with latency); at the drawn cut, pass its first part and reset
+        both sides instead: False once the connection is cut."""
+        if exchange.fault == "latency":
+            await asyncio.sleep(self.plan.latency_s)
+        fault = "reset_request" if up else "reset_response"
+        sent = exchange.sent_up if up else exchange.sent_down
+        cut = exchange.request_cut if up else exchange.response_cut
+        if exchange.fault == fault and cut - sent < len(data):
+            sink.write(data[: cut - sent])
+            with contextlib.suppress(Exception):
+                await sink.drain()
+            self._count(fault)
+            _reset(sink)
+            _reset(other)
+            return False
+        sink.write(data)
+        await sink.drain()
+        if up:
+            exchange.sent_up += len(data)
+        else:
+            exchange.sent_down += len(data)
+        return True
