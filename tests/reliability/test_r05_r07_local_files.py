@@ -6,6 +6,7 @@ root. The errors are injected instead by standing in for `os` inside
 step of the atomic write, as the kernel would raise them.
 """
 
+import contextlib
 import errno
 import os
 import random
@@ -23,6 +24,8 @@ from click.testing import CliRunner
 from figures import Recorder, Tier, counting
 from kit import close_service, comment, service_for
 from synckit import Server, environ
+from textual.notifications import Notify
+from textual.worker import WorkerFailed
 from zygote import Zygote
 
 from casedesk.cli import main
@@ -30,6 +33,9 @@ from casedesk.store import FileQuarantined, LocalStore
 from casedesk.store import files as store_files
 from casedesk.store.outbox import OUTBOX_FILE
 from casedesk.sync.service import CaseService
+from casedesk.tui.app import CasedeskApp
+from casedesk.tui.screens.case import CaseScreen
+from casedesk.tui.settings import ConsoleSettings
 
 KINDS = ("truncated", "stale-tail", "nul-filled", "flipped-bytes", "empty", "wrong-shape")
 WRONG_SHAPES = (b"[]", b"null", b'"items"', b"1", b'{"items": []}', b'{"items": {"x": 1}}')
@@ -360,6 +366,55 @@ def test_r6_the_cli_says_an_action_was_not_queued_when_the_disk_refuses(
         record.iterations += len(ERRORS)
         record.faults_injected += len(ERRORS)
         record.note("cli", f"`casedesk act` said 'not queued' for {said}/{len(ERRORS)} errors")
+
+
+async def test_r6_the_console_says_an_action_was_not_queued_when_the_disk_refuses(
+    synced_dir: Path,
+    recorder: Recorder,
+    failing_writes: Callable[[str, int], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    record = recorder.record("R6")
+    service = offline(synced_dir)
+    row = next(r for r in service.store.cache.rows() if r.status.value != "closed")
+    app = CasedeskApp(service, ConsoleSettings(profile="test", sync_on_start=False))
+    said = 0
+    seen: list[Any] = []
+    with counting(record):
+        try:
+            async with app.run_test(size=(160, 50), message_hook=seen.append) as pilot:
+                await pilot.app.workers.wait_for_complete()
+                app.push_screen(CaseScreen(service, case_ids=[row.id], index=0))
+                await pilot.pause()
+                for name, code in ERRORS.items():
+                    screen = app.screen
+                    assert isinstance(screen, CaseScreen)
+                    failing_writes("write", code)
+                    try:
+                        screen.act(row.id, row.reference, comment(f"R6 console {name}"))
+                        with contextlib.suppress(WorkerFailed):  # the act worker fails
+                            await pilot.app.workers.wait_for_complete()
+                        await pilot.pause()
+                    finally:
+                        monkeypatch.undo()
+                    told = [
+                        m.notification.message
+                        for m in seen
+                        if isinstance(m, Notify) and os.strerror(code) in m.notification.message
+                    ]
+                    said += record.check(
+                        any("could not queue" in text.lower() for text in told),
+                        f"console, {name}: {told}",
+                    )
+                    record.check(not service.store.outbox.items(), f"console, {name}: queued")
+        finally:
+            await close_service(service)
+        record.iterations += len(ERRORS)
+        record.faults_injected += len(ERRORS)
+        record.note(
+            "console",
+            f"the console said 'could not queue' for {said}/{len(ERRORS)} errors",
+        )
 
 
 # -- R7 -------------------------------------------------------------------------------------
