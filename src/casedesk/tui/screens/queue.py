@@ -72,6 +72,8 @@ class QueueScreen(DeskScreen):
         self.sort = "reference"
         self.reverse = False
         self._opened: CaseScreen | None = None
+        self._filtered_text: str | None = None
+        """The filter line's text the rows were last filtered for."""
         self._case_screen: CaseScreen | None = None
         """Built on the first open, then reused for every case (see `CaseScreen.show_cases`)."""
 
@@ -84,7 +86,7 @@ class QueueScreen(DeskScreen):
             active=self.view,
             id="views",
         )
-        yield FilterBar(id="filter")
+        yield FilterBar(id="filter", typed=self._filter_now)
         yield CaseTable(clock=self.service.clock, id="cases")
         yield StatusBar()
         yield KeyFooter()
@@ -168,7 +170,12 @@ class QueueScreen(DeskScreen):
 
     @on(Input.Changed, "#filter-input")
     def _filter_typed(self, event: Input.Changed) -> None:
-        query = self._parse(event.value)
+        if event.value != self._filtered_text:  # not already filtered as it was typed
+            self._filter_now(event.value)
+
+    def _filter_now(self, text: str) -> None:
+        self._filtered_text = text
+        query = self._parse(text)
         if query is not None:  # a bad query keeps the last good result on screen
             self.filter_query = query
             self.apply()
