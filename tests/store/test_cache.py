@@ -10,6 +10,7 @@ import pytest
 
 from casedesk.store import CaseDetails, FileQuarantined, LocalStore, QueueRow, SyncState
 from casedesk.store.cache import INDEX_FILE, PEOPLE_FILE
+from casedesk.store.details import RECENT_FILE
 from casedesk.store.storage import AtomicJSONStorage
 
 from .factories import (
@@ -184,8 +185,11 @@ def test_a_bulk_upsert_rewrites_each_file_once(
 
     assert replaced[str(store.cache.directory / INDEX_FILE)] == 1
     assert set(replaced.values()) == {1}
-    shards = {store.cache._shards.path_of(store.cache._shards.shard_of(c.id)) for c in cases}
-    assert set(replaced) == {str(store.cache.directory / INDEX_FILE)} | {str(p) for p in shards}
+    # Cases from list pages go to recent.json; the shards of those with details are written.
+    shards = store.cache._shards
+    written = {shards.path_of(shards.shard_of(c.id)) for c in cases[:20]}
+    written.add(shards.directory / RECENT_FILE)
+    assert set(replaced) == {str(store.cache.directory / INDEX_FILE)} | {str(p) for p in written}
 
 
 def test_a_failed_batch_keeps_nothing(store: LocalStore) -> None:
@@ -302,7 +306,9 @@ def test_a_corrupt_detail_shard_is_set_aside_when_a_case_is_opened(
     store: LocalStore,
 ) -> None:
     cases = make_cases(20)
-    store.cache.upsert_cases(cases)
+    with store.cache.batch():
+        for case in cases:
+            store.cache.save_details(fetched(case))
     store.take_events()
     shards = store.cache._shards
     path = shards.path_of(shards.shard_of(cases[0].id))
@@ -317,3 +323,30 @@ def test_a_corrupt_detail_shard_is_set_aside_when_a_case_is_opened(
     ) == shards.shard_of(cases[0].id)
     store.cache.upsert_cases([cases[0]])  # the next sync writes it again
     assert store.cache.case(cases[0].id) == cases[0]
+
+
+def test_cases_from_list_pages_read_the_same_before_and_after_they_fold_into_shards(
+    store: LocalStore, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import casedesk.store.details as details_module
+
+    first, second, third = make_cases(3)
+    store.cache.save_details(fetched(first))
+    newer = bump(first)
+    store.cache.upsert_cases([newer, second])  # kept in recent.json, over the shard
+    shown = store.cache.details(first.id)
+    assert shown is not None and shown.case == newer and shown.messages
+    assert store.cache.fetched_revision(first.id) == first.revision  # now stale
+
+    refetched = fetched(newer)
+    store.cache.save_details(refetched)  # the details carry the case: recent gives way
+    assert store.cache.details(first.id) == refetched
+
+    monkeypatch.setattr(details_module, "RECENT_LIMIT", 1)
+    store.cache.upsert_cases([bump(newer), third])  # past the limit: folded into shards
+    assert not orjson.loads((store.cache._shards.directory / RECENT_FILE).read_bytes())
+    store = reopen(store, clock)
+    for case in (bump(newer), second, third):
+        assert store.cache.case(case.id) == case
+    kept = store.cache.details(first.id)
+    assert kept is not None and kept.messages == refetched.messages

@@ -10,17 +10,27 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import orjson
 from pydantic import ValidationError
 
 from casedesk.store.cached import CaseDetails
 from casedesk.store.errors import StoreFileCorrupt
-from casedesk.store.files import ensure_private_dir, fsync_dir, remove_temp_leftovers
-from casedesk.store.storage import KeyedTinyDB, set_entries
+from casedesk.store.files import (
+    ensure_private_dir,
+    fsync_dir,
+    read_bytes,
+    remove_temp_leftovers,
+    write_atomic,
+)
+from casedesk.store.storage import KeyedTinyDB, encode, set_entries
 
 SHARD_COUNT = 1024
 """At 50,000 cases ~50 per shard (a few hundred KB); see benchmarks/store_bench.py."""
 
 TABLE = "details"
+RECENT_FILE = "recent.json"
+RECENT_LIMIT = 2000
+"""Cases kept in `recent.json` before they are folded into their shards."""
 _LAYOUT_DIR = re.compile(r"^details-\d+$")
 
 OnCorrupt = Callable[[Path, str], None]
@@ -32,6 +42,12 @@ class DetailShards:
 
     Not thread-safe on its own: the `Cache` lock guards it. Writes happen only
     between `begin()` and `commit()`, and each touched shard is rewritten once.
+
+    A case stored from a list page (`put_cases`: no related records with it) goes
+    to `recent.json` first, one small file, instead of its shard: an incremental
+    sync of 100 changed cases rewrote ~100 shards for them. Read, a case in
+    `recent.json` stands over its shard's copy unless that one has a higher
+    revision; past `RECENT_LIMIT` cases they are folded into their shards.
     """
 
     def __init__(
@@ -44,6 +60,9 @@ class DetailShards:
         self._open: OrderedDict[int, KeyedTinyDB] = OrderedDict()
         self._touched: dict[int, KeyedTinyDB] = {}
         self._width = len(f"{count - 1:x}")
+        self._recent: dict[str, dict[str, Any]] | None = None
+        """Case docs newer than their shards' (loaded on first use)."""
+        self._recent_dirty = False
 
     def prepare(self) -> list[Path]:
         """Create the directory, drop other layouts' directories, clean temp leftovers."""
@@ -78,7 +97,7 @@ class DetailShards:
     def get(self, case_id: UUID) -> CaseDetails | None:
         """The stored details of `case_id`; a corrupt shard is set aside and reads as empty."""
         shard = self.shard_of(case_id)
-        raw = self._raw(shard).get(str(case_id))
+        raw = self._overlay(str(case_id), self._raw(shard).get(str(case_id)))
         if raw is None:
             return None
         try:
@@ -89,7 +108,7 @@ class DetailShards:
 
     def raw(self, case_id: UUID) -> Mapping[str, Any] | None:
         """The stored document of `case_id`, unvalidated and not to be mutated."""
-        return self._raw(self.shard_of(case_id)).get(str(case_id))
+        return self._overlay(str(case_id), self._raw(self.shard_of(case_id)).get(str(case_id)))
 
     def put(self, docs: Iterable[tuple[UUID, dict[str, Any]]]) -> None:
         """Insert or replace documents (`CaseDetails` dumped) by case id."""
@@ -100,20 +119,73 @@ class DetailShards:
             db = self._touch(shard)
             self._raw(shard)  # load (or set aside) before writing over it
             set_entries(db.file, TABLE, shard_docs)
+            self._forget_recent(shard_docs)  # each doc carries its case
 
     def put_cases(self, cases: Iterable[tuple[UUID, dict[str, Any]]]) -> None:
         """Store each case (dumped), keeping the related records already stored with it."""
-        by_shard: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+        recent = self._recent_docs()
         for case_id, case_doc in cases:
-            by_shard.setdefault(self.shard_of(case_id), []).append((str(case_id), case_doc))
-        for shard, items in by_shard.items():
+            recent[str(case_id)] = case_doc
+            self._recent_dirty = True
+        if len(recent) > RECENT_LIMIT:
+            self._fold_recent()
+
+    def _fold_recent(self) -> None:
+        """Move the cases of `recent.json` into their shards (written at the next commit)."""
+        recent = self._recent_docs()
+        by_shard: dict[int, list[str]] = {}
+        for key in recent:
+            by_shard.setdefault(self.shard_of(UUID(key)), []).append(key)
+        for shard, keys in by_shard.items():
             db = self._touch(shard)
             stored = self._raw(shard)
             docs: dict[str, dict[str, Any]] = {}
-            for key, case_doc in items:
-                previous = stored.get(key)
-                docs[key] = {**previous, "case": case_doc} if previous else {"case": case_doc}
+            for key in keys:
+                merged = self._overlay(key, stored.get(key))
+                assert merged is not None
+                docs[key] = dict(merged)
             set_entries(db.file, TABLE, docs)
+        recent.clear()
+        self._recent_dirty = True
+
+    def _recent_docs(self) -> dict[str, dict[str, Any]]:
+        if self._recent is None:
+            self._recent = self._load_recent()
+        return self._recent
+
+    def _load_recent(self) -> dict[str, dict[str, Any]]:
+        path = self.directory / RECENT_FILE
+        data = read_bytes(path)
+        if data is None:
+            return {}
+        try:
+            docs = orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            docs, reason = None, f"not JSON ({error})"
+        else:
+            reason = "not an object of case documents"
+        if isinstance(docs, dict) and all(isinstance(doc, dict) for doc in docs.values()):
+            return docs
+        self._on_corrupt(path, reason)
+        return {}
+
+    def _overlay(self, key: str, stored: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """`stored` with the case of `recent.json` over it, unless the shard's is newer."""
+        case_doc = self._recent_docs().get(key)
+        if case_doc is None:
+            return stored
+        if stored is None:
+            return {"case": case_doc}
+        previous = stored.get("case")
+        if isinstance(previous, Mapping) and _revision(previous) > _revision(case_doc):
+            return stored
+        return {**stored, "case": case_doc}
+
+    def _forget_recent(self, keys: Iterable[str]) -> None:
+        recent = self._recent_docs()
+        for key in keys:
+            if recent.pop(key, None) is not None:
+                self._recent_dirty = True
 
     def remove(self, case_ids: Iterable[UUID]) -> None:
         by_shard: dict[int, list[str]] = {}
@@ -123,11 +195,13 @@ class DetailShards:
             db = self._touch(shard)
             present = [case_id for case_id in ids if case_id in self._raw(shard)]
             set_entries(db.file, TABLE, {}, removed=present)
+            self._forget_recent(ids)
 
     def clear(self) -> None:
         """Forget every shard, on disk and in memory."""
         self._open.clear()
         self._touched.clear()
+        self._recent, self._recent_dirty = {}, False
         shutil.rmtree(self.directory, ignore_errors=True)
         ensure_private_dir(self.directory)
         fsync_dir(self.directory.parent)
@@ -141,6 +215,11 @@ class DetailShards:
                 if db.file.dirty:
                     db.file.flush(sync_dir=False)
                     written += 1
+            if self._recent_dirty and self._recent is not None:
+                # After the shards: a case folded into them stays in recent.json until now.
+                write_atomic(self.directory / RECENT_FILE, encode(self._recent), sync_dir=False)
+                self._recent_dirty = False
+                written += 1
         except BaseException:
             self.rollback()
             raise
@@ -156,6 +235,8 @@ class DetailShards:
             db.file.discard()
             self._open.pop(shard, None)
         self._touched.clear()
+        if self._recent_dirty:
+            self._recent, self._recent_dirty = None, False  # read again from disk
 
     def _touch(self, shard: int) -> KeyedTinyDB:
         db = self._db(shard)
@@ -201,3 +282,8 @@ class DetailShards:
                 break
             if shard not in self._touched:
                 del self._open[shard]
+
+
+def _revision(case_doc: Mapping[str, Any]) -> int:
+    revision = case_doc.get("revision")
+    return revision if isinstance(revision, int) else 0
