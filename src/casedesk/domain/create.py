@@ -89,6 +89,12 @@ class NewCase(WireModel):
 
     _name_not_blank = field_validator("name")(non_blank)
 
+    @property
+    def given_template_id(self) -> UUID | None:
+        """`template_id`, read without the deprecation warning meant for callers who set it."""
+        value = self.__dict__.get("template_id")
+        return value if isinstance(value, UUID) else None
+
 
 class Problem(WireModel):
     """A rule broken by a request, named by the field path it concerns."""
@@ -102,7 +108,7 @@ class Problem(WireModel):
 def new_case_problems(case: NewCase) -> list[Problem]:
     """The Dotfile cross-field rules a schema cannot express, each naming its field."""
     problems: list[Problem] = []
-    if case.template_key is not None and case.template_id is not None:
+    if case.template_key is not None and case.given_template_id is not None:
         problems.append(
             Problem(
                 path="template_id",

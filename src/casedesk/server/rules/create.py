@@ -184,19 +184,19 @@ def _template_key(connection: Connection, organization_id: str, body: NewCase) -
                 ),
             )
         return body.template_key
-    if body.template_id is not None:
+    if body.given_template_id is not None:
         key = connection.execute(
             select(templates.c.key).where(
                 templates.c.organization_id == organization_id,
-                templates.c.id == str(body.template_id),
+                templates.c.id == str(body.given_template_id),
             )
         ).scalar()
         if key is None:
             raise bad_request(
                 "template_id",
                 Text(
-                    f"no template with id {body.template_id}",
-                    f"aucun modèle d'identifiant {body.template_id}",
+                    f"no template with id {body.given_template_id}",
+                    f"aucun modèle d'identifiant {body.given_template_id}",
                 ),
             )
         return str(key)

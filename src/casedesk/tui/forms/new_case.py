@@ -18,7 +18,6 @@ the API's message under the fields and lines its paths name, and a draft of its 
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Self
 from uuid import UUID
 
@@ -30,7 +29,6 @@ from textual.widgets import Input, TextArea
 from casedesk.domain import limits
 from casedesk.domain.create import NewCase, Problem, new_case_problems
 from casedesk.domain.enums import CompanyType
-from casedesk.domain.envelope import ErrorDetail
 from casedesk.domain.people import Queue
 from casedesk.sync.service import CaseService
 from casedesk.tui.forms.base import FormProblem, error_message, error_path
@@ -46,17 +44,14 @@ from casedesk.tui.forms.new_case_lines import (
     read_companies,
     read_individuals,
     rules_probe,
-    write_companies,
-    write_individuals,
 )
+from casedesk.tui.forms.new_case_writing import AFFILIATED, RefusedCase, fields_of
 from casedesk.tui.forms.screen import FormScreen
-from casedesk.tui.widgets.outbox_format import OutboxEntry
+
+__all__ = ["AFFILIATED", "FORM", "NewCaseForm", "RefusedCase", "fields_of"]
 
 FORM = "new_case"
 """The drafts of this form are kept under (no case, this name)."""
-
-AFFILIATED = "affiliated_companies"
-"""The field of the affiliated companies (one per line; not a path of the API)."""
 
 AFFILIATED_HINT = (
     "One per line: ref; name; registration number; country — "
@@ -89,61 +84,6 @@ def _sentence(message: str) -> str:
 def _number(value: object) -> str:
     """`100.0` as `100`, `12.5` as `12.5`."""
     return f"{value:g}" if isinstance(value, int | float) else str(value)
-
-
-@dataclass(frozen=True)
-class RefusedCase:
-    """A new case waiting in the outbox (parked, or never tried), as the form corrects it."""
-
-    item_id: UUID
-    new_case: NewCase
-    """The case as queued."""
-    reason: str | None
-    """The API's message word for word (`None`: never refused)."""
-    details: tuple[ErrorDetail, ...]
-    """The field paths the API named (`external_id`, `companies.1.ref`)."""
-
-    @classmethod
-    def of(cls, item: OutboxEntry) -> Self:
-        """The outbox item `item` (of kind `create_case`)."""
-        error = item.last_error
-        return cls(
-            item_id=item.id,
-            new_case=NewCase.model_validate(item.body),
-            reason=error.message if error is not None else None,
-            details=tuple(error.details) if error is not None else (),
-        )
-
-
-def fields_of(case: NewCase) -> dict[str, FieldValue]:
-    """The form's fields holding `case`: what reads back into it (the inverse of `body`)."""
-    values: dict[str, FieldValue] = {"name": case.name, "status": case.status}
-    for key, value in (
-        ("type", case.type),
-        ("queue_id", None if case.queue_id is None else str(case.queue_id)),
-        ("template_key", case.template_key),
-        ("external_id", case.external_id),
-    ):
-        if value is not None:
-            values[key] = value
-    if case.tags:
-        values["tags"] = ", ".join(case.tags)
-    if case.metadata:
-        values["metadata"] = "\n".join(f"{key}={value}" for key, value in case.metadata.items())
-    main = next((c for c in case.companies if c.type is CompanyType.MAIN), None)
-    if main is not None:
-        values["companies.0.ref"] = main.ref or ""
-        values["companies.0.name"] = main.name
-        values["companies.0.registration_number"] = main.registration_number or ""
-        values["companies.0.country"] = main.country or ""
-    affiliated = [company for company in case.companies if company is not main]
-    if affiliated:
-        values[AFFILIATED] = write_companies(affiliated)
-    if case.individuals:
-        values["individuals"] = write_individuals(
-            case.individuals, main.ref if main is not None else None
-        )
-    return values
 
 
 class NewCaseForm(FormScreen[NewCase]):

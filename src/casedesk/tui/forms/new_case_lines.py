@@ -23,10 +23,9 @@ rules a body to read while some of its fields are still invalid.
 """
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from casedesk.domain.create import NewCase, NewCompany, NewIndividual, NewRelation
@@ -373,58 +372,6 @@ def _completes(previous: _Relation, part: _Relation) -> bool:
     if part.share is not None and previous.share is not None:
         return False
     return not (part.ref is not None and previous.ref is not None)
-
-
-# -- writing lines back -------------------------------------------------------------------
-
-
-def company_line(company: NewCompany) -> str:
-    """An affiliated company as its line (`sub; Sub GmbH;; DE`): `read_companies` gives it back."""
-    parts = [
-        company.ref or "",
-        company.name,
-        company.registration_number or "",
-        company.country or "",
-    ]
-    while len(parts) > 2 and not parts[-1]:  # `ref; name` stay: a lone name would be a ref
-        parts.pop()
-    return ";".join(f" {part}" if index and part else part for index, part in enumerate(parts))
-
-
-def write_companies(companies: Iterable[NewCompany]) -> str:
-    """The affiliated companies, one line each."""
-    return "\n".join(company_line(company) for company in companies)
-
-
-def individual_line(person: NewIndividual, main_ref: str | None) -> str:
-    """An individual as its line (`First Last <email>; born …; roles 25% @ref; …`), a relation
-    to `main_ref` without `@ref`: `read_individuals` with `main_ref` gives it back."""
-    first, last = person.first_name, person.last_name
-    # `First Last` splits at the first space: a first name of several words needs the comma.
-    head = f"{last}, {first}" if len(first.split()) > 1 else f"{first} {last}"
-    if person.email is not None:
-        head += f" <{person.email}>"
-    parts = [head]
-    if person.birth_date is not None:
-        parts.append(f"born {person.birth_date.isoformat()}")
-    for relation in person.relations:
-        part = ", ".join(role.value for role in relation.roles)
-        if relation.ownership_percentage is not None:
-            part += f" {_percentage(relation.ownership_percentage)}%"
-        if relation.source_company_ref != main_ref:
-            part += f" @{relation.source_company_ref}"
-        parts.append(part)
-    return "; ".join(parts)
-
-
-def write_individuals(people: Iterable[NewIndividual], main_ref: str | None) -> str:
-    """The individuals, one line each (see `individual_line`)."""
-    return "\n".join(individual_line(person, main_ref) for person in people)
-
-
-def _percentage(value: float) -> str:
-    """`40.0` as `40`, `12.5` as `12.5`, `1e-05` as `0.00001`: a line never reads exponents."""
-    return format(Decimal(repr(value)), "f").removesuffix(".0")
 
 
 # -- what the form says about a line -------------------------------------------------------
