@@ -1,21 +1,19 @@
 """`CasedeskApp`: the console. Thin: it owns the service, the timers and the sync worker."""
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from textual import on, work
+from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.message import Message
 from textual.screen import ModalScreen
 
 from casedesk.domain.create import NewCase
 from casedesk.sync.events import PushResult, SyncProgress, SyncResult
 from casedesk.sync.service import CaseService
-from casedesk.tui.case_creation import queue_new_case
-from casedesk.tui.commands import CaseCommands
-from casedesk.tui.forms.new_case import NewCaseForm, RefusedCase
 from casedesk.tui.messages import (
     CacheChanged,
     ClockTicked,
@@ -24,11 +22,21 @@ from casedesk.tui.messages import (
     SyncStarted,
 )
 from casedesk.tui.resources import stylesheets
-from casedesk.tui.screens.case import CaseScreen
-from casedesk.tui.screens.help import HelpScreen
-from casedesk.tui.screens.outbox import OutboxScreen
 from casedesk.tui.screens.queue import QueueScreen
 from casedesk.tui.settings import ConsoleSettings
+
+if TYPE_CHECKING:
+    from casedesk.tui.screens.outbox import OutboxScreen
+
+# A start paints the queue and nothing else: the other screens, the forms and the
+# palette's provider are imported when first used (research/perf-floors.md §1).
+
+
+def _case_commands() -> type[Provider]:
+    from casedesk.tui.commands import CaseCommands
+
+    return CaseCommands
+
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
 
@@ -38,7 +46,7 @@ class CasedeskApp(App[None]):
 
     TITLE = "casedesk"
     CSS_PATH: ClassVar = stylesheets()
-    COMMANDS: ClassVar = App.COMMANDS | {CaseCommands}
+    COMMANDS: ClassVar = App.COMMANDS | {_case_commands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
         Binding("question_mark", "help", "Keys", id="app.help"),
@@ -77,18 +85,26 @@ class CasedeskApp(App[None]):
             queue.open_case(case_id)
 
     def action_help(self) -> None:
+        from casedesk.tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
     def action_outbox(self) -> None:
         """Open the outbox over the current screen (not over a dialog, nor twice)."""
+        from casedesk.tui.screens.outbox import OutboxScreen
+
         if not isinstance(self.screen, OutboxScreen | ModalScreen):
             self.push_screen(OutboxScreen(self.service))
 
-    @on(OutboxScreen.EditRequested)
-    def _edit_requested(self, event: OutboxScreen.EditRequested) -> None:
+    def on_outbox_screen_edit_requested(self, event: "OutboxScreen.EditRequested") -> None:
         """Reopen the item's form (on its case, or a new case's): corrected, it is sent as a
         new request."""
+        from casedesk.tui.case_creation import queue_new_case
+        from casedesk.tui.forms.new_case import NewCaseForm, RefusedCase
+        from casedesk.tui.screens.case import CaseScreen
+        from casedesk.tui.screens.outbox import OutboxScreen
+
         case_id = event.item.case_id
         if case_id is None:  # a new case: its form opens over the outbox, shown again after
             item_id = event.item.id

@@ -1,9 +1,11 @@
 """`QueueScreen`: the views, the filter line and the table of cases to triage."""
 
+from __future__ import annotations
+
 import asyncio
 import gc
 from dataclasses import replace
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
 
 from textual import on, work
@@ -19,25 +21,19 @@ from casedesk.domain.query import Query, QueryError, parse_query
 from casedesk.domain.views import VIEWS, VIEWS_BY_KEY
 from casedesk.sync.service import CaseService
 from casedesk.sync.snapshot import QueueSnapshot
-from casedesk.tui.bulk import BulkPlan, cases, plan_bulk, refusals_text, run_bulk, summary
-from casedesk.tui.case_creation import queue_new_case
-from casedesk.tui.forms.new_case import FORM as NEW_CASE_FORM
-from casedesk.tui.forms.new_case import NewCaseForm
 from casedesk.tui.messages import CacheChanged, ClockTicked
 from casedesk.tui.screens.base import DeskScreen
-from casedesk.tui.screens.bulk import (
-    BulkCloseDialog,
-    BulkTextDialog,
-    comment_builder,
-    escalate_builder,
-)
-from casedesk.tui.screens.case import CaseScreen
-from casedesk.tui.screens.outbox import announce_cache_changed
 from casedesk.tui.widgets.case_table import SORTABLE, CaseTable
-from casedesk.tui.widgets.confirm import ConfirmDialog
 from casedesk.tui.widgets.filter_bar import FilterBar
 from casedesk.tui.widgets.key_footer import KeyFooter
 from casedesk.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from casedesk.tui.bulk import BulkPlan
+    from casedesk.tui.screens.case import CaseScreen
+
+# Bulk actions, the new-case form and the case screen are imported when first used:
+# a start paints the queue only (research/perf-floors.md §1).
 
 
 def _view_bindings() -> list[BindingType]:
@@ -222,6 +218,14 @@ class QueueScreen(DeskScreen):
 
     def action_bulk(self, kind: str) -> None:
         """Refuse up front what the user may not do, ask what the action needs, then queue."""
+        from casedesk.tui.bulk import cases, plan_bulk, refusals_text
+        from casedesk.tui.screens.bulk import (
+            BulkCloseDialog,
+            BulkTextDialog,
+            comment_builder,
+            escalate_builder,
+        )
+
         plan = plan_bulk(self.service, self.table.marked, ActionType(kind))
         if not plan.accepted:
             self.notify(
@@ -253,6 +257,9 @@ class QueueScreen(DeskScreen):
             self.queue_bulk(plan, action)
 
     def _confirm_close(self, plan: BulkPlan, action: CaseAction | None) -> None:
+        from casedesk.tui.bulk import cases
+        from casedesk.tui.widgets.confirm import ConfirmDialog
+
         if action is None:
             return
         count = len(plan.accepted)
@@ -270,6 +277,9 @@ class QueueScreen(DeskScreen):
     @work(group="bulk", exit_on_error=False)
     async def queue_bulk(self, plan: BulkPlan, action: CaseAction) -> None:
         """One outbox item per case, one push; then the summary, and the marks are cleared."""
+        from casedesk.tui.bulk import run_bulk, summary
+        from casedesk.tui.screens.outbox import announce_cache_changed
+
         outcome = await run_bulk(self.service, plan, action)
         self.table.clear_marks()
         announce_cache_changed(self.app)
@@ -285,6 +295,8 @@ class QueueScreen(DeskScreen):
 
     def action_create_case(self) -> None:
         """The new-case form; what it returns is queued (and sent) through the outbox."""
+        from casedesk.tui.forms.new_case import NewCaseForm
+
         self.app.push_screen(NewCaseForm(self.service), self._create_if)
 
     def _create_if(self, new_case: NewCase | None) -> None:
@@ -295,6 +307,9 @@ class QueueScreen(DeskScreen):
     @work(group="create-case", exit_on_error=False)
     async def create_case(self, new_case: NewCase) -> None:
         """Queue the case durably, forget the form's draft, send it, say what became of it."""
+        from casedesk.tui.case_creation import queue_new_case
+        from casedesk.tui.forms.new_case import FORM as NEW_CASE_FORM
+
         if await queue_new_case(self.app, self.service, new_case, draft=NEW_CASE_FORM):
             self.reload()
 
@@ -307,6 +322,8 @@ class QueueScreen(DeskScreen):
         ids = [row.id for row in self.table.rows]
         if case_id not in ids:
             ids = [case_id]
+        from casedesk.tui.screens.case import CaseScreen
+
         index = ids.index(case_id)
         screen = self._case_screen
         if screen is None or screen in self.app.screen_stack:
