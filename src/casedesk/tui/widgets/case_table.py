@@ -6,7 +6,7 @@ table keeps a reference to the rows and renders the ones on screen, so a
 refill or a cursor move costs the same at 100 rows or 100,000.
 """
 
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -53,6 +53,8 @@ COLUMNS: tuple[Column, ...] = (
 )
 SORTABLE: tuple[str, ...] = tuple(column.key for column in COLUMNS if column.key != "flags")
 NAME_MIN = 12
+STRIPS_KEPT = 512
+"""Drawn rows kept for reuse (a few screenfuls)."""
 GAP = 1
 
 FLAG_UNREAD = "●"
@@ -139,6 +141,10 @@ class CaseTable(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._clock = clock
+        self._base: Style | None = None
+        self._strips: dict[Hashable, Strip] = {}
+        """Drawn rows by what they show: a scroll or a refill redraws mostly the same rows,
+        and handing Textual the same `Strip` lets it reuse its own work on it too."""
         self._rows: Sequence[Row] = ()
         self._unread: Container[UUID] = frozenset()
         self._pending: Container[UUID] = frozenset()
@@ -270,7 +276,7 @@ class CaseTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         widths = self._widths(width)
-        base = self.rich_style
+        base = self._base_style
         if y == 0:
             return self._header(widths, width, base)
         index = round(self.scroll_y) + y - 1
@@ -293,17 +299,53 @@ class CaseTable(ScrollView, can_focus=True):
         return Strip(segments[:-1], width).adjust_cell_length(width, style)
 
     def _row_line(self, row: Row, index: int, widths: list[int], width: int, base: Style) -> Strip:
-        style = base
-        if row.id in self.marked:
-            style = style + self.get_component_rich_style("case-table--marked")
-        if index == self.cursor and self.has_focus:
-            style = style + self.get_component_rich_style("case-table--cursor")
-        elif index == self.cursor:
-            style = style + self.get_component_rich_style("case-table--marked")
-        sla_class = (
-            f"case-table--{str(getattr(row.sla_status, 'value', row.sla_status)).replace('_', '-')}"
-        )
         cells = self._cells(row)
+        marked = row.id in self.marked
+        cursor = 0 if index != self.cursor else 1 if self.has_focus else 2
+        sla_value = str(getattr(row.sla_status, "value", row.sla_status))
+        high = str(getattr(row.risk_tier, "value", row.risk_tier)) == "high"
+        key = (tuple(cells), marked, cursor, sla_value, high, tuple(widths), width, base)
+        strip = self._strips.get(key)
+        if strip is None:
+            if len(self._strips) >= STRIPS_KEPT:
+                self._strips.clear()
+            strip = self._strips[key] = self._draw_row(
+                cells, marked, cursor, sla_value, widths, width, base, high=high
+            )
+        return strip
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()  # a theme or CSS change recolours every row
+        self._base = None
+
+    @property
+    def _base_style(self) -> Style:
+        """`rich_style`, worked out once per style change (not once per line drawn)."""
+        if self._base is None:
+            self._base = self.rich_style
+        return self._base
+
+    def _draw_row(
+        self,
+        cells: list[str],
+        marked: bool,
+        cursor: int,
+        sla_value: str,
+        widths: list[int],
+        width: int,
+        base: Style,
+        *,
+        high: bool,
+    ) -> Strip:
+        style = base
+        if marked:
+            style = style + self.get_component_rich_style("case-table--marked")
+        if cursor == 1:
+            style = style + self.get_component_rich_style("case-table--cursor")
+        elif cursor == 2:
+            style = style + self.get_component_rich_style("case-table--marked")
+        sla_class = f"case-table--{sla_value.replace('_', '-')}"
         segments: list[Segment] = []
         for column, cell_width, text in zip(COLUMNS, widths, cells, strict=True):
             cell_style = style
@@ -311,10 +353,7 @@ class CaseTable(ScrollView, can_focus=True):
                 cell_style = style + self.get_component_rich_style(sla_class)
             elif column.key == "flags":
                 cell_style = style + self.get_component_rich_style("case-table--flags")
-            elif (
-                column.key == "risk"
-                and str(getattr(row.risk_tier, "value", row.risk_tier)) == "high"
-            ):
+            elif column.key == "risk" and high:
                 cell_style = style + self.get_component_rich_style("case-table--risk-high")
             segments.append(Segment(self._fit(text, cell_width, column.align_right), cell_style))
             segments.append(Segment(" " * GAP, style))
