@@ -395,7 +395,7 @@ async def server_side(
                 value,
                 floor,
                 value / floor,
-                f"index.json {index.stat().st_size / 1e6:.1f} MB + the changed cases' shards",
+                f"index.json {index.stat().st_size / 1e6:.1f} MB + details-*/recent.json",
             )
         )
 
