@@ -16,13 +16,13 @@ FIGURE_WIDTH = 88
 
 
 def table(records: list[dict[str, object]]) -> str:
-    head = f"{'id':<4} {'tier':<6} {'iterations':>10} {'faults':>8} {'failures':>8}  figure"
+    head = f"{'id':<4} {'tier':<8} {'iterations':>10} {'faults':>8} {'failures':>8}  figure"
     lines = [head, "-" * (len(head) + FIGURE_WIDTH - len("figure"))]
     indent = " " * (len(head) - len("figure"))
     for record in records:
         wrapped = textwrap.wrap(str(record.get("figure", "")), FIGURE_WIDTH) or [""]
         lines.append(
-            f"{record['id']!s:<4} {record.get('tier', '')!s:<6} {record['iterations']!s:>10} "
+            f"{record['id']!s:<4} {record.get('tier', '')!s:<8} {record['iterations']!s:>10} "
             f"{record['faults_injected']!s:>8} {record['failures']!s:>8}  {wrapped[0]}"
         )
         lines += [indent + more for more in wrapped[1:]]

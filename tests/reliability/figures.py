@@ -32,6 +32,10 @@ class ScaledTier(Tier):
 
     scale: float = 1.0
 
+    @property
+    def name(self) -> str:
+        return "full" if self.scale == 1 else f"full*{self.scale:g}"
+
     def count(self, smoke: int, full: int) -> int:
         return max(smoke, round(full * self.scale))
 
