@@ -3,7 +3,10 @@
 Every test here is marked `smoke` and runs seeded, with small counts, in CI
 (`pytest tests/reliability -m smoke`); with `--full` (registered in
 tests/conftest.py) the same tests run with the issue's counts and record into
-`reports/reliability-full.json` instead.
+`reports/reliability-full.json` instead. `CASEDESK_RELIABILITY_SCALE=0.2` with
+`--full` runs a fifth of the full counts (the records say `full*0.2`);
+`CASEDESK_RELIABILITY_REPORT=path` writes the records elsewhere. Records are
+merged by scenario id, so running one scenario keeps the others' records.
 """
 
 import asyncio
@@ -31,11 +34,15 @@ from synckit import Server, start  # noqa: E402
 from zygote import Zygote  # noqa: E402
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every reliability scenario runs in the smoke tier (bigger counts with --full)."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every reliability scenario runs in the smoke tier (bigger counts with --full, where a
+    scenario may take far longer than the suite's per-test timeout)."""
+    full = bool(config.getoption("--full", default=False))
     for item in items:
         if HERE in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.smoke)
+            if full:
+                item.add_marker(pytest.mark.timeout(0))
 
 
 @pytest.fixture(scope="session")
