@@ -25,7 +25,7 @@ from casedesk.store.cached import (
     ReadMarker,
     SyncState,
 )
-from casedesk.store.details import SHARD_COUNT, DetailShards
+from casedesk.store.details import RECENT_FILE, SHARD_COUNT, DetailShards
 from casedesk.store.errors import (
     FileQuarantined,
     StoreClosed,
@@ -109,6 +109,8 @@ class Cache:
         self._marks: dict[str, ReadMarker] = {}
         self._lost_details: set[UUID] = set()
         """Cases whose details went with a corrupt shard: the next pull fetches them again."""
+        self._lost_recent = False
+        """`recent.json` was corrupt: the cases it held come back only with a full pull."""
 
     @classmethod
     def open(
@@ -445,9 +447,19 @@ class Cache:
         with self._lock:
             self._lost_details.difference_update(case_ids)
 
+    @property
+    def needs_full_pull(self) -> bool:
+        """Whether cached cases were lost in a way only a full pull brings back."""
+        return self._lost_recent
+
+    def full_pull_done(self) -> None:
+        self._lost_recent = False
+
     def _set_aside(self, path: Path, reason: str) -> None:
         moved_to = quarantine(path, self._clock())
         self._report(FileQuarantined(path=path, moved_to=moved_to, reason=reason))
+        if path.name == RECENT_FILE:
+            self._lost_recent = True
         shard = self._shards.shard_at(path)
         if shard is not None:
             # Which of them had details is unknown now: every cached case of the shard.

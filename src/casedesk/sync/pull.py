@@ -76,6 +76,7 @@ async def pull(
         # Another key, another person: nothing cached for the previous one may show.
         cache.clear()
     state = cache.sync_state()
+    full = full or cache.needs_full_pull  # a corrupt recent.json took cases with it
     since = None if full or state.updated_since is None else state.updated_since
     query: CaseQuery = {"sort": CaseSort.UPDATED_AT, "limit": PAGE_SIZE}
     if since is not None:
@@ -97,6 +98,8 @@ async def pull(
     new_state = SyncState(last_sync_at=finished, updated_since=watermark)
     await asyncio.to_thread(_write, cache, me, users, queues, received.values(), details, new_state)
     cache.forget_lost_details(lost)
+    if since is None:
+        cache.full_pull_done()
     return PullResult(
         full=since is None,
         pages=pages,
