@@ -36,8 +36,12 @@ def a_file(directory: Path, name: str, size: int = 3000) -> tuple[Path, bytes]:
     return path, content
 
 
-def open_case(service: Any) -> Any:
-    return next(row for row in service.queue() if row.status.value in {"open", "in_progress"})
+async def synced(up: Server, services: Any) -> tuple[Any, Any]:
+    """A reviewer's service after a full sync, and an open case of its cache."""
+    service = services(up.base_url, up.key("reviewer"))
+    await service.sync(full=True)
+    row = next(row for row in service.queue() if row.status.value in {"open", "in_progress"})
+    return service, row
 
 
 async def comment_with(service: Any, row: Any, paths: list[Path]) -> Any:
@@ -54,9 +58,7 @@ def copies_kept(service: Any) -> list[Path]:
 async def test_files_queued_offline_are_sent_from_their_copies_once_back_online(
     up: Server, services: Any, tmp_path: Path
 ) -> None:
-    service = services(up.base_url, up.key("reviewer"))
-    await service.sync(full=True)
-    row = open_case(service)
+    service, row = await synced(up, services)
     report, report_bytes = a_file(tmp_path, "report.pdf")
     scan, scan_bytes = a_file(tmp_path, "scan 2026 (final).png", size=40_000)
     up.stop()
@@ -108,9 +110,7 @@ class LosesFirstUploadAnswer:
 async def test_an_upload_whose_answer_was_lost_is_repeated_as_the_same_document(
     up: Server, services: Any, tmp_path: Path
 ) -> None:
-    service = services(up.base_url, up.key("reviewer"))
-    await service.sync(full=True)
-    row = open_case(service)
+    service, row = await synced(up, services)
     path, content = a_file(tmp_path, "contract.pdf")
     service.backend = LosesFirstUploadAnswer(service.backend)
 
@@ -131,9 +131,7 @@ async def test_an_upload_whose_answer_was_lost_is_repeated_as_the_same_document(
 async def test_a_damaged_copy_parks_the_comment_and_sends_nothing(
     up: Server, services: Any, tmp_path: Path
 ) -> None:
-    service = services(up.base_url, up.key("reviewer"))
-    await service.sync(full=True)
-    row = open_case(service)
+    service, row = await synced(up, services)
     path, content = a_file(tmp_path, "statement.pdf")
     up.stop()
     queued = await comment_with(service, row, [path])
@@ -154,9 +152,7 @@ async def test_a_damaged_copy_parks_the_comment_and_sends_nothing(
 async def test_copies_of_a_discarded_comment_or_of_one_never_queued_are_removed(
     up: Server, services: Any, tmp_path: Path
 ) -> None:
-    service = services(up.base_url, up.key("reviewer"))
-    await service.sync(full=True)
-    row = open_case(service)
+    service, row = await synced(up, services)
     path, _ = a_file(tmp_path, "draft.txt")
     up.stop()
     queued = await comment_with(service, row, [path])
