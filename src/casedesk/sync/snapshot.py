@@ -147,8 +147,14 @@ def with_current_sla(
             now=now,
             closed_at=row.closed_at,
         )
-        current_rows.append(row if current == row.sla_status else row._replace(sla_status=current))
+        if current != row.sla_status:
+            # `_replace` rebuilds the tuple through keywords: 3x slower, over every row.
+            row = tuple.__new__(QueueRow, (*row[:_SLA_AT], current, *row[_SLA_AT + 1 :]))
+        current_rows.append(row)
     return current_rows
+
+
+_SLA_AT = QueueRow._fields.index("sla_status")
 
 
 def take_snapshot(
