@@ -635,9 +635,16 @@ async def open_case_phase(session: Session) -> dict[str, Any]:
     app, pilot, table = session.app, session.pilot, session.table
     presses, back, wrong = [], [], 0
     # Cases whose chat, escalations, overrides and log are cached (all rows if none are).
+    # Looked for among my cases, which a sync prefetches: asking every row's shard would
+    # parse a shard per row (minutes at 50k).
     cache = app.service.store.cache
+    me = app.service.me()
     cached = [
-        index for index, row in enumerate(table.rows) if cache.fetched_revision(row.id) is not None
+        index
+        for index, row in enumerate(table.rows)
+        if me is not None
+        and row.assignee_id == me.id
+        and cache.fetched_revision(row.id) is not None
     ] or list(range(len(table.rows)))
     for number in range(OPEN_CASES):
         table.set_cursor(cached[(number * 7919) % len(cached)])
