@@ -1,13 +1,16 @@
 """The sanitiser: what untrusted text may still contain once it has entered casedesk."""
 
+import json
 import unicodedata
 
+import orjson
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from casedesk.domain.sanitize import (
     FORBIDDEN_CODE_POINTS,
     REPLACEMENT,
+    json_needs_sanitizing,
     sanitize_json,
     sanitize_text,
 )
@@ -116,3 +119,41 @@ def test_no_string_anywhere_in_json_keeps_a_forbidden_code_point(value: object) 
 
     for text in strings(sanitize_json(value)):
         assert not FORBIDDEN_CODE_POINTS.intersection(map(ord, text))
+
+
+encodable_text = st.one_of(
+    st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=60),
+    st.lists(st.one_of(dangerous, st.text(max_size=5)), max_size=20)
+    .map("".join)
+    .filter(lambda text: not any(0xD800 <= ord(char) < 0xE000 for char in text)),
+)
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), encodable_text),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(encodable_text, children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(json_values, st.sampled_from(["orjson", "json", "json-ascii"]))
+@example({"name": "Acme\u2028Ltd"}, "orjson")
+@example({"k\x1b": "v"}, "json")
+@example(["\\u0041"], "orjson")
+def test_a_document_the_byte_scan_passes_needs_no_sanitising(value: object, encoder: str) -> None:
+    """The fast path (`json_needs_sanitizing` false: the tree walk is skipped) is never wrong,
+    whichever way a server encodes its JSON."""
+    if encoder == "orjson":
+        document = orjson.dumps(value)
+    else:
+        document = json.dumps(value, ensure_ascii=encoder == "json-ascii").encode()
+    parsed = orjson.loads(document)
+    if not json_needs_sanitizing(document):
+        assert sanitize_json(orjson.loads(document)) == parsed
+
+
+def test_a_page_of_plain_cases_passes_the_byte_scan_and_a_hostile_one_does_not() -> None:
+    page = orjson.dumps({"data": [{"name": "Zoë Brontë [bold]", "tags": ["🙂"]}] * 50})
+    assert not json_needs_sanitizing(page)
+    for hostile in ("\x1b]8;;http://x\x07", "a\u202eb", "\r", "\x85", "\u200f"):
+        assert json_needs_sanitizing(orjson.dumps({"name": hostile})), repr(hostile)

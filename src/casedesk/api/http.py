@@ -24,7 +24,7 @@ from casedesk.api.errors import (
 from casedesk.api.retry import RETRY_AFTER_STATUSES, parse_retry_after
 from casedesk.api.secret import ApiKey
 from casedesk.domain.envelope import Envelope, ErrorBody
-from casedesk.domain.sanitize import sanitize_json, sanitize_text
+from casedesk.domain.sanitize import json_needs_sanitizing, sanitize_json, sanitize_text
 
 T = TypeVar("T")
 
@@ -185,9 +185,11 @@ class AnswerReader:
                 f"({len(answer.body)} bytes)",
             )
         try:
-            return sanitize_json(orjson.loads(answer.body))
+            parsed = orjson.loads(answer.body)
         except orjson.JSONDecodeError:
             pass
+        else:
+            return sanitize_json(parsed) if json_needs_sanitizing(answer.body) else parsed
         # The lenient path: lone surrogate escapes and stray bytes become U+FFFD.
         problem = ""
         try:
