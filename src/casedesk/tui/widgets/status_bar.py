@@ -38,7 +38,7 @@ class StatusBar(Static):
         if self.user:
             line.append(f"{self._one_line(self.user)}  ")
         if self.online is None:
-            line.append("○ not synced yet", style="dim")
+            line.append("○ not connected yet", style="dim")
         elif self.online:
             line.append("● online", style="green")
         else:
