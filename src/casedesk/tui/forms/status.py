@@ -1,6 +1,7 @@
 """`QueryForm` (`q`), `ResumeForm` (`s`), `ReopenForm` (`Ctrl+O`): the case's status moves."""
 
 from collections.abc import Iterable, Mapping
+from typing import ClassVar
 
 from casedesk.domain import limits
 from casedesk.domain.actions import CaseAction, QueryAction, ReopenAction, ResumeAction
@@ -32,35 +33,34 @@ class QueryForm(ActionForm):
         )
 
 
-class ResumeForm(ActionForm):
+class _CommentedStatusForm(ActionForm):
+    """A status change whose only field is an optional comment (resume, reopen)."""
+
+    ACTION: ClassVar[type[ResumeAction] | type[ReopenAction]]
+
+    def compose_fields(self) -> Iterable[FormField]:
+        yield FormField(
+            "comment", "Comment (optional)", text_area(), limit=limits.DECISION_COMMENT_MAX
+        )
+
+    def build(self, values: Mapping[str, FieldValue]) -> CaseAction:
+        comment = self.optional_text(values["comment"])
+        return self.model(self.ACTION, {"type": ActionType(self.FORM), "comment": comment})
+
+
+class ResumeForm(_CommentedStatusForm):
     """Take a querying case back into work, with an optional comment."""
 
     FORM = "resume"
     VERB = "Resume"
     SUBMIT = "Resume case"
-
-    def compose_fields(self) -> Iterable[FormField]:
-        yield FormField(
-            "comment", "Comment (optional)", text_area(), limit=limits.DECISION_COMMENT_MAX
-        )
-
-    def build(self, values: Mapping[str, FieldValue]) -> CaseAction:
-        comment = self.optional_text(values["comment"])
-        return self.model(ResumeAction, {"type": ActionType.RESUME, "comment": comment})
+    ACTION = ResumeAction
 
 
-class ReopenForm(ActionForm):
+class ReopenForm(_CommentedStatusForm):
     """Open a closed case again, with an optional comment."""
 
     FORM = "reopen"
     VERB = "Reopen"
     SUBMIT = "Reopen case"
-
-    def compose_fields(self) -> Iterable[FormField]:
-        yield FormField(
-            "comment", "Comment (optional)", text_area(), limit=limits.DECISION_COMMENT_MAX
-        )
-
-    def build(self, values: Mapping[str, FieldValue]) -> CaseAction:
-        comment = self.optional_text(values["comment"])
-        return self.model(ReopenAction, {"type": ActionType.REOPEN, "comment": comment})
+    ACTION = ReopenAction

@@ -6,7 +6,7 @@ itself. The cases refused up front are named before the reviewer types.
 """
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from pydantic import ValidationError
 from rich.text import Text
@@ -21,6 +21,8 @@ from casedesk.domain import limits
 from casedesk.domain.actions import CaseAction, CloseAction, CommentAction, EscalateAction
 from casedesk.domain.enums import ActionType, Decision
 from casedesk.tui.bulk import BulkPlan, cases, refusals_text
+
+ActionT = TypeVar("ActionT", bound=CaseAction)
 
 REFERENCES_SHOWN = 6
 
@@ -57,7 +59,29 @@ def comment_builder(text: str) -> CaseAction:
     return CommentAction(type=ActionType.COMMENT, body=text)
 
 
-class BulkTextDialog(ModalScreen[CaseAction | None]):
+class _BulkDialog(ModalScreen[ActionT | None]):
+    """What both bulk dialogs share: Esc and Cancel dismiss, Submit submits, one error line."""
+
+    def action_submit(self) -> None:
+        raise NotImplementedError
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#submit")
+    def _submit_pressed(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.dismiss(None)
+
+    def refuse(self, message: str) -> None:
+        """Say why the action cannot be queued; the dialog stays open."""
+        self.query_one("#bulk-error", Static).update(Text(message))
+
+
+class BulkTextDialog(_BulkDialog[CaseAction]):
     """One multi-line text (an escalation reason, a comment) for every marked case.
 
     A live `n/limit` counter; Ctrl+S (or the button) validates with the action model.
@@ -133,24 +157,12 @@ class BulkTextDialog(ModalScreen[CaseAction | None]):
         try:
             action = self.build(self.query_one(TextArea).text)
         except ValidationError as error:
-            message = f"{self.field_label}: {first_error(error)}"
-            self.query_one("#bulk-error", Static).update(Text(message))
+            self.refuse(f"{self.field_label}: {first_error(error)}")
             return
         self.dismiss(action)
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
-    @on(Button.Pressed, "#submit")
-    def _submit_pressed(self) -> None:
-        self.action_submit()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.dismiss(None)
-
-
-class BulkCloseDialog(ModalScreen[CloseAction | None]):
+class BulkCloseDialog(_BulkDialog[CloseAction]):
     """One decision (and an optional comment) for closing every marked case."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -220,7 +232,7 @@ class BulkCloseDialog(ModalScreen[CloseAction | None]):
     def action_submit(self) -> None:
         decision = self.decision
         if decision is None:
-            self.query_one("#bulk-error", Static).update(Text("Decision: pick one."))
+            self.refuse("Decision: pick one.")
             self.query_one(RadioSet).focus()
             return
         comment = self.query_one(Input).value.strip()
@@ -231,17 +243,6 @@ class BulkCloseDialog(ModalScreen[CloseAction | None]):
                 else CloseAction(type=ActionType.CLOSE, decision=decision)
             )
         except ValidationError as error:
-            self.query_one("#bulk-error", Static).update(Text(f"Comment: {first_error(error)}"))
+            self.refuse(f"Comment: {first_error(error)}")
             return
         self.dismiss(action)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#submit")
-    def _submit_pressed(self) -> None:
-        self.action_submit()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.dismiss(None)
