@@ -787,6 +787,8 @@ def write_profile(profiler: Any, path: str, gc_seconds: float) -> None:
         "casedesk": top(inclusive),
     }
     Path(path).write_text(json.dumps(summary))
+    # The whole call tree too: `pyinstrument --load <path>.pyisession` shows it.
+    profiler.last_session.save(f"{path}.pyisession")
 
 
 def write_memory_profile(path: str) -> None:

@@ -201,7 +201,7 @@ async def open_busiest_case(pilot: Pilot[Any]) -> None:
     await pilot.press("enter")
     await settle(pilot)
     screen = pilot.app.screen
-    assert isinstance(screen, CaseScreen) and not screen.loading
+    assert isinstance(screen, CaseScreen) and not screen.fetching
 
 
 # -- snapshots -------------------------------------------------------------------------

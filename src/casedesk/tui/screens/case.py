@@ -8,12 +8,13 @@ Every action the reviewer may take now has a key; it opens the action's form
 as pending on the case at once and says whether it was sent, queued or refused.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 from typing import ClassVar
 from uuid import UUID
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
@@ -84,7 +85,7 @@ class CaseScreen(DeskScreen):
         self,
         service: CaseService,
         *,
-        case_ids: list[UUID],
+        case_ids: Sequence[UUID],
         index: int,
         correcting: UUID | None = None,
     ) -> None:
@@ -93,16 +94,22 @@ class CaseScreen(DeskScreen):
         """An outbox item to reopen in its form once the case is shown (edit from the outbox)."""
         if not case_ids:
             raise ValueError("a case screen needs at least one case")
-        self.case_ids = list(case_ids)
+        self.case_ids = case_ids
+        """Kept by reference, never copied: the queue's view may hold 50,000 rows."""
         self.set_reactive(CaseScreen.index, max(0, min(index, len(self.case_ids) - 1)))
+        self.seen: set[UUID] = set()
+        """The cases shown since the screen was (re)opened: their chats may have been read."""
         self.details: CaseView | None = None
-        self.loading = False
+        self.fetching = False
+        """Fresh details are being asked for. (Not `loading`: on a widget, that covers it
+        with a spinner and disables it.)"""
         self._fetch_started: datetime | None = None
         self.allowed: frozenset[ActionType] = frozenset()
         """What the reviewer may do on the case now (roles and state): the keys offered."""
         self.pending: tuple[PendingAction, ...] = ()
         """The case's actions still in the outbox, as last painted."""
         self._reshown = False
+        self._styled_in: tuple[object, object] | None = None
 
     @property
     def case_id(self) -> UUID:
@@ -126,7 +133,7 @@ class CaseScreen(DeskScreen):
             item_id, self._correct_first = self._correct_first, None
             self.call_after_refresh(self.correct, item_id)
 
-    def show_cases(self, case_ids: list[UUID], index: int) -> None:
+    def show_cases(self, case_ids: Sequence[UUID], index: int) -> None:
         """Make this (popped) screen show `case_ids[index]` when it is pushed again.
 
         The queue keeps one case screen and reuses it: building its ~50 widgets anew
@@ -134,15 +141,27 @@ class CaseScreen(DeskScreen):
         """
         if not case_ids:
             raise ValueError("a case screen needs at least one case")
-        self.case_ids = list(case_ids)
+        self.case_ids = case_ids
         self.set_reactive(CaseScreen.index, max(0, min(index, len(self.case_ids) - 1)))
+        self.seen = set()
         self._correct_first = None
         self.details = None
-        self.loading = False
+        self.fetching = False
         self._fetch_started = None
         self.allowed = frozenset()
         self.pending = ()
         self._reshown = True
+
+    @on(events.ScreenResume)
+    def _keep_styles(self, event: events.ScreenResume) -> None:
+        """Textual restyles every widget of a screen pushed again, in case the theme changed
+        while it was away: a third of the time opening a case took. Skip that when the
+        theme is the one the widgets were styled in. (Runs before `Screen`'s own handler.)
+        """
+        theme = (self.app.current_theme, self.app.ansi_theme)
+        if self._styled_in == theme:
+            event.refresh_styles = False
+        self._styled_in = theme
 
     def on_screen_resume(self) -> None:
         """Pushed again with another case (not back from a form): start as a new screen."""
@@ -159,9 +178,10 @@ class CaseScreen(DeskScreen):
 
     def load(self) -> None:
         """Show the cached case now; fetch fresh details in the background."""
+        self.seen.add(self.case_id)
         self.details = self.service.case(str(self.case_id))
         self._fetch_started = self.service.clock()
-        self.loading = self.details is not None
+        self.fetching = self.details is not None
         self.paint()
         if self.details is not None:
             self.fetch(self.case_id)
@@ -173,7 +193,7 @@ class CaseScreen(DeskScreen):
             details = await self.service.open_case(str(case_id))
         finally:
             if case_id == self.case_id:
-                self.loading = False
+                self.fetching = False
         if case_id != self.case_id:
             return  # the reviewer moved on meanwhile
         if details is not None:
@@ -208,7 +228,7 @@ class CaseScreen(DeskScreen):
             people=People(self.service.users(), self.service.me()),
             now=self.service.clock(),
             sla_hours=hours.get(case.queue.id),
-            loading=self.loading,
+            loading=self.fetching,
             fresh=bool(started and details.fetched_at and details.fetched_at >= started),
             online=self.service.online,
             position=self.index + 1,
@@ -243,9 +263,9 @@ class CaseScreen(DeskScreen):
         details = self.service.case(str(self.case_id))
         if details is not None:
             self.details = details
-        again = bool(details and details.stale and self.service.online and not self.loading)
+        again = bool(details and details.stale and self.service.online and not self.fetching)
         if again:
-            self.loading = True
+            self.fetching = True
         self.paint()
         if again:
             self.fetch(self.case_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
@@ -23,7 +24,7 @@ from casedesk.sync.service import CaseService
 from casedesk.sync.snapshot import QueueSnapshot
 from casedesk.tui.messages import CacheChanged, ClockTicked
 from casedesk.tui.screens.base import DeskScreen
-from casedesk.tui.widgets.case_table import SORTABLE, CaseTable
+from casedesk.tui.widgets.case_table import SORTABLE, CaseTable, RowIds
 from casedesk.tui.widgets.filter_bar import FilterBar
 from casedesk.tui.widgets.key_footer import KeyFooter
 from casedesk.tui.widgets.status_bar import StatusBar
@@ -319,12 +320,16 @@ class QueueScreen(DeskScreen):
 
     def open_case(self, case_id: UUID) -> None:
         """Open `case_id`; `n`/`p` there walk the rows of the current view."""
-        ids = [row.id for row in self.table.rows]
-        if case_id not in ids:
-            ids = [case_id]
         from casedesk.tui.screens.case import CaseScreen
 
-        index = ids.index(case_id)
+        table = self.table
+        ids: Sequence[UUID] = RowIds(table.rows)
+        if table.current_id == case_id:  # Enter on the cursor's row: no scan of 50,000 ids
+            index = table.cursor
+        elif case_id in ids:
+            index = ids.index(case_id)
+        else:
+            ids, index = [case_id], 0
         screen = self._case_screen
         if screen is None or screen in self.app.screen_stack:
             screen = CaseScreen(self.service, case_ids=ids, index=index)
@@ -352,7 +357,7 @@ class QueueScreen(DeskScreen):
         if opened is None or self.snapshot is None:
             return
         context = self.snapshot.context
-        read = {case_id for case_id in opened.case_ids if case_id in context.unread}
+        read = {case_id for case_id in opened.seen if case_id in context.unread}
         read = {case_id for case_id in read if not self.service.is_unread(case_id)}
         if read:
             unread = set(context.unread) - read  # type: ignore[call-overload]

@@ -12,6 +12,9 @@ from rich.console import RenderableType
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.visual import Visual
 from textual.widget import Widget
 
 from casedesk.tui.widgets.case_format import CaseShown
@@ -36,22 +39,53 @@ class CaseSection(Widget):
         super().__init__(name=name, id=id, classes=classes)
         self.shown: CaseShown | None = None
         self.sentence = ""
+        self._drawn: tuple[int, list[Strip]] | None = None
+        """The lines last drawn and the width they were drawn for."""
 
     def show(self, shown: CaseShown) -> None:
         """Draw `shown` from now on."""
         self.shown = shown
-        self.refresh(layout=True)
+        self._redraw()
 
     def show_sentence(self, sentence: str) -> None:
         """Draw one sentence instead of a case (e.g. the case left the cache)."""
         self.shown = None
         self.sentence = sentence
-        self.refresh(layout=True)
+        self._redraw()
 
     def render(self) -> RenderableType:
         if self.shown is None:
             return self.notice(self.sentence)
         return self.build(self.shown)
+
+    # -- drawn once per case and width ------------------------------------------------
+    # Textual lays a widget of `height: auto` out twice: once to learn its height, once to
+    # draw it. Rich tables are laid out anew each time; drawing the lines once and
+    # counting those halves the cost of showing a case.
+
+    def _redraw(self) -> None:
+        self._drawn = None
+        self.refresh(layout=True)
+
+    def _lines(self, width: int) -> list[Strip]:
+        if self._drawn is None or self._drawn[0] != width:
+            visual = self._render()
+            lines = Visual.to_strips(self, visual, width, None, self.visual_style)
+            self._drawn = (width, lines)
+        return self._drawn[1]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:  # noqa: ARG002
+        return len(self._lines(width)) if width else 0
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        lines = self._lines(width)
+        return lines[y] if y < len(lines) else Strip.blank(width, self.visual_style.rich_style)
+
+    def notify_style_update(self) -> None:
+        """The theme (or a class) changed: the tones are other colours now."""
+        super().notify_style_update()
+        self._drawn = None
 
     def build(self, shown: CaseShown) -> RenderableType:
         """The renderable of `shown`; every piece of server text is a `Text`."""
