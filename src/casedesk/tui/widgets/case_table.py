@@ -83,7 +83,8 @@ class RowIds(Sequence[UUID]):
     def __getitem__(self, index: int | slice) -> UUID | Sequence[UUID]:
         if isinstance(index, slice):
             return [row.id for row in self._rows[index]]
-        return self._rows[index].id
+        case_id: UUID = self._rows[index].id
+        return case_id
 
 
 def _value(member: Any) -> str:
