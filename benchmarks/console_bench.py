@@ -46,7 +46,7 @@ from typing import Any, ClassVar
 HERE = Path(__file__).resolve().parent
 STORE_BENCH = HERE / "store_bench.py"
 SEED = 1
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 """Bump when the cache this script builds changes, so `--keep` rebuilds old ones."""
 SCREEN = (160, 50)
 SLA_HOURS = 48.0
@@ -188,8 +188,31 @@ def build_child(data_dir: Path, size: int) -> None:
     cases = store_bench.make_cases(size, SEED)
     store_bench.build(data_dir, cases)
     add_people(data_dir, store_bench)
+    keep_head(data_dir, store_bench.T0)
     stamp = {"size": size, "seed": SEED, "format": CACHE_FORMAT, "now": store_bench.T0.isoformat()}
     (data_dir / "console-bench.json").write_text(json.dumps(stamp))
+
+
+def write_head(data_dir: Path, now: str) -> None:
+    """`keep_head` in a child process (the caller keeps its RSS small: see prepare_cache)."""
+    command = spawn(["head", str(data_dir), "--now", now])
+    subprocess.run(command, check=True, env=child_env(data_dir.parent))
+
+
+def keep_head(data_dir: Path, now: Any) -> None:
+    """The queue's head, as the console keeps it after each snapshot (a start paints it)."""
+    from casedesk.domain.clock import frozen_clock
+    from casedesk.store import LocalStore
+    from casedesk.sync.service import CaseService
+
+    store = LocalStore.open(data_dir, freeze_gc=False)
+    try:
+        service = CaseService(
+            profile_name="bench", store=store, backend=None, clock=frozen_clock(now)
+        )
+        service.keep_queue_head(service.snapshot(), view="all_open")
+    finally:
+        store.close()
 
 
 def add_people(data_dir: Path, store_bench: Any) -> None:
@@ -234,7 +257,7 @@ def add_people(data_dir: Path, store_bench: Any) -> None:
 def child(argv: list[str]) -> None:
     """Entry point of a fresh interpreter: `build|interact <data_dir> …`, `cold <kind> …`."""
     parser = argparse.ArgumentParser(prog="console_bench child")
-    parser.add_argument("mode", choices=("build", "cold", "interact", "interact-minimal"))
+    parser.add_argument("mode", choices=("build", "head", "cold", "interact", "interact-minimal"))
     parser.add_argument("target", help="console|minimal for cold; else the data dir")
     parser.add_argument("--data-dir")
     parser.add_argument("--size", type=int)
@@ -245,6 +268,10 @@ def child(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     if args.mode == "build":
         build_child(Path(args.target), args.size)
+    elif args.mode == "head":
+        from datetime import datetime
+
+        keep_head(Path(args.target), datetime.fromisoformat(args.now))
     elif args.mode == "cold":
         cold_child(args)
     elif args.mode == "interact-minimal":
@@ -265,24 +292,38 @@ def mark(label: str) -> None:
 
 
 def console_app(data_dir: str, now: str) -> Any:
-    """The console over the cache in `data_dir`, offline, its clock frozen at `now`."""
+    """The console over the cache in `data_dir`, offline, its clock frozen at `now`.
+
+    Started as `casedesk` starts it: the directory locked, the queue's head (kept by
+    an earlier run, see `domain.queue_head`) painted, the store opened behind it.
+    """
     from datetime import datetime
+    from pathlib import Path
 
     from casedesk.domain.clock import frozen_clock
-    from casedesk.store import LocalStore
-    from casedesk.sync.service import CaseService
+    from casedesk.store.files import lock_data_dir
+    from casedesk.store.head_file import load_head
     from casedesk.tui.app import CasedeskApp
     from casedesk.tui.settings import ConsoleSettings
 
     mark("imported")
-    service = CaseService(
-        profile_name="bench",
-        store=LocalStore.open(data_dir),
-        backend=None,
-        clock=frozen_clock(datetime.fromisoformat(now)),
-    )
+    clock = frozen_clock(datetime.fromisoformat(now))
+    root = Path(data_dir)
+    lock = lock_data_dir(root)
+    settings = ConsoleSettings(profile="bench", sync_on_start=False)
+
+    async def opening() -> Any:
+        import asyncio
+
+        from casedesk.store import LocalStore
+        from casedesk.sync.service import CaseService
+
+        store = await asyncio.to_thread(LocalStore.open, root, lock=lock)
+        return CaseService(profile_name="bench", store=store, backend=None, clock=clock)
+
+    head = load_head(root, view=settings.start_view, now=clock())
     mark("opened")
-    return CasedeskApp(service, ConsoleSettings(profile="bench", sync_on_start=False))
+    return CasedeskApp(None, settings, opening=opening, head=head, clock=clock)
 
 
 def new_profiler() -> Any:
@@ -535,6 +576,9 @@ def interact_child(args: argparse.Namespace) -> None:
 
     async def run() -> None:
         async with app.run_test(size=SCREEN) as pilot:
+            # The head paints first; the figures are of the queue over the open cache.
+            while app.queue_screen() is None or app.queue_screen().snapshot is None:
+                await asyncio.sleep(0.01)
             await app.workers.wait_for_complete()
             await pilot.pause()
             frames = FrameLog(queue_probe(app))

@@ -48,8 +48,17 @@ def main(context: click.Context, url: str | None, profile: str | None) -> None:
 
 
 def open_console(target: Target) -> None:
-    """Run the console over the profile's cache, outbox and API until the reviewer quits."""
+    """Run the console over the profile's cache, outbox and API until the reviewer quits.
+
+    The data directory's lock is taken first (a second console is refused before it
+    paints); the queue's head is painted next, and the store, the client and their
+    models load behind it (`casedesk.domain.queue_head`).
+    """
     from casedesk.config import ConfigError, resolve_profile
+    from casedesk.domain.clock import system_clock
+    from casedesk.store.errors import StoreLocked
+    from casedesk.store.files import lock_data_dir
+    from casedesk.store.head_file import load_head
     from casedesk.tui.app import CasedeskApp
     from casedesk.tui.settings import ConsoleSettings
 
@@ -58,17 +67,53 @@ def open_console(target: Target) -> None:
     except ConfigError as error:
         _fail(str(error))
         raise
+    for warning in profile.warnings:
+        click.echo(f"casedesk: warning: {warning}", err=True)
+    data_dir = Path(profile.data_dir)
+    try:
+        lock = lock_data_dir(data_dir)
+    except StoreLocked as error:
+        _fail(str(error))
+        raise
+    settings = ConsoleSettings(
+        profile=profile.name,
+        sync_interval_seconds=profile.sync_interval_seconds,
+        theme=profile.theme,
+        start_view=profile.start_view,
+    )
+    opened: dict[str, Any] = {}
 
-    async def work(service: Any) -> None:
-        settings = ConsoleSettings(
-            profile=profile.name,
-            sync_interval_seconds=profile.sync_interval_seconds,
-            theme=profile.theme,
-            start_view=profile.start_view,
+    async def opening() -> Any:
+        from casedesk.api.client import CaseApiClient
+        from casedesk.store.local import LocalStore
+        from casedesk.sync.service import CaseService
+
+        store = opened["store"] = await asyncio.to_thread(LocalStore.open, data_dir, lock=lock)
+        client = opened["client"] = CaseApiClient.from_profile(profile)
+        return CaseService(profile_name=profile.name, store=store, backend=client)
+
+    async def run() -> int | None:
+        app = CasedeskApp(
+            None,
+            settings,
+            opening=opening,
+            head=load_head(data_dir, view=settings.start_view, now=system_clock()),
+            clock=system_clock,
         )
-        await CasedeskApp(service, settings).run_async()
+        try:
+            await app.run_async()
+        finally:
+            if "client" in opened:
+                await opened["client"].aclose()
+            if "store" in opened:
+                opened["store"].close()  # and its lock
+            else:
+                lock.release()
+        return app.return_code
 
-    _run(target, work)
+    code = asyncio.run(run())
+    if code:
+        sys.exit(code)
 
 
 # -- wiring -------------------------------------------------------------------------

@@ -86,7 +86,8 @@ def test_killing_a_cache_write_at_random_moments_never_leaves_an_unreadable_file
     zygote: Zygote, cache_template: Path, tmp_path: Path
 ) -> None:
     rng = random.Random(20261123)
-    delays = [rng.uniform(0.0, 0.4) for _ in range(CACHE_KILLS)]  # a few loops of writes
+    # A few loops of writes; more kills (up to 4x) if none has landed mid-write yet.
+    delays = [rng.uniform(0.0, 0.4) for _ in range(4 * CACHE_KILLS)]
 
     def one_run(run: int) -> tuple[int, int]:
         directory = tmp_path / f"run{run}" / "cache"
@@ -119,6 +120,8 @@ def test_killing_a_cache_write_at_random_moments_never_leaves_an_unreadable_file
         return index_version, leftovers
 
     outcomes = [one_run(run) for run in range(CACHE_KILLS)]
+    while not any(leftovers for _, leftovers in outcomes) and len(outcomes) < len(delays):
+        outcomes.append(one_run(len(outcomes)))
     # The kills landed in different writes, and some mid-write (a temp file was left).
     assert len({version for version, _ in outcomes}) >= 3
     assert sum(1 for _, leftovers in outcomes if leftovers) >= 1

@@ -1,8 +1,6 @@
 """The case screen, driven with Pilot against a real demo server and a real cache file."""
 
-import html
 import io
-import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ from rich.console import Console
 from textual.message import Message
 from textual.notifications import Notify
 from textual.widget import Widget
+from tuikit import screen_text
 
 from casedesk.api.client import CaseApiClient
 from casedesk.api.retry import RetryPolicy
@@ -137,13 +136,6 @@ def body(app: CasedeskApp, key: str) -> str:
 def header(app: CasedeskApp) -> str:
     """The header's text, its runs of spaces as one (a long name may wrap)."""
     return " ".join(rendered(app.screen.query_one(CaseHeader)).split())
-
-
-def screen_text(app: CasedeskApp) -> str:
-    """The whole screen as a reviewer reads it (from the SVG screenshot), spaces collapsed."""
-    svg = app.export_screenshot()
-    lines = re.findall(r"<text [^>]*>(.*?)</text>", svg)
-    return " ".join(html.unescape("".join(lines)).replace("\xa0", " ").split())
 
 
 @dataclass

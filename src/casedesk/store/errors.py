@@ -4,8 +4,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-from pydantic import ValidationError
-
 
 class StoreError(Exception):
     """Base of every error raised by `casedesk.store`."""
@@ -98,6 +96,8 @@ StoreEvent = FileQuarantined | TempFilesRemoved | OutboxRecovered
 
 def describe(error: Exception) -> str:
     """Why a file was refused, in one line (the first pydantic error, not all of them)."""
+    from pydantic import ValidationError  # not at import: the console locks its dir first
+
     if isinstance(error, StoreFileCorrupt):
         return error.reason
     if isinstance(error, ValidationError):

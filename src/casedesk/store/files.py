@@ -125,6 +125,17 @@ def quarantine(path: Path, now: datetime) -> Path:
     return target
 
 
+LOCK_FILE = "casedesk.lock"
+
+
+def lock_data_dir(data_dir: Path) -> "ProcessLock":
+    """Create `data_dir` (0700) if need be and take its lock (`StoreLocked` if held)."""
+    ensure_private_dir(data_dir)
+    lock = ProcessLock(data_dir / LOCK_FILE)
+    lock.acquire()
+    return lock
+
+
 class ProcessLock:
     """One process per data directory: a `flock` on a file that holds the owner's pid.
 

@@ -15,10 +15,14 @@ from casedesk.store.errors import (
     StoreEvent,
     TempFilesRemoved,
 )
-from casedesk.store.files import ProcessLock, ensure_private_dir, remove_temp_leftovers
+from casedesk.store.files import (
+    LOCK_FILE,
+    ProcessLock,
+    lock_data_dir,
+    remove_temp_leftovers,
+)
 from casedesk.store.outbox import OUTBOX_FILE, Outbox
 
-LOCK_FILE = "casedesk.lock"
 CACHE_DIR = "cache"
 
 
@@ -30,6 +34,7 @@ class LocalStore:
     <data_dir>/outbox.json       the outbox (precious: never rewritten if unreadable)
     <data_dir>/drafts.json       drafts
     <data_dir>/attachments/      copies of files attached to queued comments
+    <data_dir>/queue-head.json   the queue's first rows, painted at start (see head_file)
     <data_dir>/cache/            the disposable cache (see `Cache`)
     ```
     Directories are 0700 and files 0600. The caller chooses `data_dir`; nothing
@@ -64,8 +69,12 @@ class LocalStore:
         *,
         clock: Clock = system_clock,
         freeze_gc: bool = True,
+        lock: ProcessLock | None = None,
     ) -> "LocalStore":
         """Lock `data_dir` (creating it 0700) and open what is in it.
+
+        `lock`: the directory's lock, already taken with `lock_data_dir` (the console
+        takes it before painting anything); the store releases it on close.
 
         Raises `StoreLocked` at once if another process has it open. A
         corrupt cache or drafts file is set aside and reported by
@@ -75,9 +84,10 @@ class LocalStore:
         loaded rows are never scanned by the cyclic GC again.
         """
         root = Path(data_dir)
-        ensure_private_dir(root)
-        lock = ProcessLock(root / LOCK_FILE)
-        lock.acquire()
+        if lock is None:
+            lock = lock_data_dir(root)
+        elif not lock.held or lock.path != root / LOCK_FILE:
+            raise ValueError(f"the lock given is not held on {root}")
         try:
             events = _EventLog()
             removed = remove_temp_leftovers(root)

@@ -6,6 +6,7 @@ caller ever touches HTTP or files directly.
 """
 
 import asyncio
+import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,10 +23,12 @@ from casedesk.domain.enums import Role
 from casedesk.domain.envelope import ErrorDetail
 from casedesk.domain.people import Queue, User
 from casedesk.domain.query import QueryContext, parse_query
+from casedesk.domain.queue_head import HEAD_ROWS, HeadStatus, head_bytes
 from casedesk.store.attachments import StagedFile, attachment_problem
 from casedesk.store.cached import CaseDetails, QueueRow
 from casedesk.store.drafts import DraftValue
 from casedesk.store.errors import StoreEvent
+from casedesk.store.head_file import keep_head
 from casedesk.store.local import LocalStore
 from casedesk.store.outbox_item import PENDING, OutboxItem, OutboxState, ParkReason
 from casedesk.sync import pull as pulling
@@ -127,6 +130,34 @@ class CaseService:
             sort=sort,
             reverse=reverse,
         )
+
+    def keep_queue_head(self, snapshot: QueueSnapshot, *, view: str) -> None:
+        """Keep `view`'s first rows of `snapshot` for the next start to paint at once.
+
+        Blocking file I/O (small): call it off the event loop.
+        """
+        rows: Iterable[QueueRow] = snapshot.view_rows(view)
+        if snapshot.sort != "reference" or snapshot.reverse:
+            rows = heapq.nsmallest(HEAD_ROWS, rows, key=lambda row: row.reference)
+        me, counts = self.me(), self.outbox_counts()
+        status = HeadStatus(
+            profile=self.profile_name,
+            user=me.name if me else "",
+            last_sync=self.last_sync_at(),
+            pending=counts.pending,
+            parked=counts.parked,
+        )
+        context = snapshot.context
+        data = head_bytes(
+            rows,
+            view=view,
+            counts=snapshot.counts,
+            unread=context.unread,
+            pending=context.pending,
+            status=status,
+            sla_hours={queue.id: queue.sla_hours for queue in self.queues()},
+        )
+        keep_head(self.store.data_dir, data)
 
     def queue(self, query: str = "", *, view: str | None = None) -> list[QueueRow]:
         """Cached cases matching `query` (the filter language) and `view`, by reference.

@@ -1,19 +1,20 @@
 """`CasedeskApp`: the console. Thin: it owns the service, the timers and the sync worker."""
 
-from collections.abc import Callable
+from __future__ import annotations
+
+import gc
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from textual import work
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.message import Message
 from textual.screen import ModalScreen
 
-from casedesk.domain.create import NewCase
-from casedesk.sync.events import PushResult, SyncProgress, SyncResult
-from casedesk.sync.service import CaseService
 from casedesk.tui.messages import (
     CacheChanged,
     ClockTicked,
@@ -26,6 +27,10 @@ from casedesk.tui.screens.queue import QueueScreen
 from casedesk.tui.settings import ConsoleSettings
 
 if TYPE_CHECKING:
+    from casedesk.domain.create import NewCase
+    from casedesk.domain.queue_head import QueueHead
+    from casedesk.sync.events import SyncProgress
+    from casedesk.sync.service import CaseService
     from casedesk.tui.screens.outbox import OutboxScreen
 
 # A start paints the queue and nothing else: the other screens, the forms and the
@@ -54,19 +59,95 @@ class CasedeskApp(App[None]):
         Binding("O", "outbox", "Outbox", id="app.outbox"),
     ]
 
-    def __init__(self, service: CaseService, settings: ConsoleSettings) -> None:
+    def __init__(
+        self,
+        service: CaseService | None,
+        settings: ConsoleSettings,
+        *,
+        opening: Callable[[], Awaitable[CaseService]] | None = None,
+        head: QueueHead | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """Over an open `service`; or paint `head` first and await `opening()` for it.
+
+        `opening` opens the cache (in a thread) once the first frame is out; until then the
+        queue shows the head's rows, aged by `clock` (see `queue_head`).
+        """
         super().__init__()
-        self.service = service
+        if (service is None) == (opening is None):
+            raise ValueError("give the console a service or a way to open one")
+        self._service = service
+        self._opening = opening
+        if opening is not None and gc.isenabled():
+            # Until the first frame everything allocated lives on (imports, widgets, the
+            # head): a collection would find nothing to free (research/perf-floors.md §7).
+            gc.disable()
+            self._collect_after_paint = True
+        else:
+            self._collect_after_paint = False
+        self._head = head
+        self._clock = clock
         self.settings = settings
         self.syncing = False
 
+    @property
+    def service(self) -> CaseService:
+        if self._service is None:
+            raise RuntimeError("the console is still opening its cache")
+        return self._service
+
     def on_mount(self) -> None:
         self.theme = THEMES.get(self.settings.theme, "textual-dark")
-        self.push_screen(QueueScreen(self.service, start_view=self.settings.start_view))
+        queue = QueueScreen(
+            self._service, start_view=self.settings.start_view, head=self._head, clock=self._clock
+        )
+        self.push_screen(queue)
+        if self._service is not None:
+            self._start()
+
+    @on(QueueScreen.Painted)
+    def _first_frame(self) -> None:
+        if self._collect_after_paint:
+            self._collect_after_paint = False
+            gc.enable()
+        self.open_service()
+
+    @work(group="open", exit_on_error=False)
+    async def open_service(self) -> None:
+        """Open the cache behind the painted head; a failure ends the console, saying why."""
+        assert self._opening is not None
+        try:
+            service = await self._opening()
+        except Exception as error:  # the CLI prints the message and exits non-zero
+            self.exit(return_code=1, message=f"casedesk: could not open the console: {error}")
+            return
+        self._service = service
+        queue = self.queue_screen()
+        if queue is not None:
+            queue.attach(service)
+        self._start()
+
+    def _tell_store_events(self) -> None:
+        """What the store found and handled on opening (a quarantined file, an unreadable
+        outbox), said once: the terminal's stderr is hidden behind the console."""
+        service = self.service
+        for event in service.store_events():
+            self.notify(str(event), title="Local store", severity="warning", markup=False)
+        problem = service.store.outbox_problem
+        if problem is not None:
+            self.notify(str(problem), title="Outbox", severity="error", timeout=30, markup=False)
+
+    def _start(self) -> None:
+        """The service is open: say what the store noticed, start syncing and ticking."""
+        self._tell_store_events()
         if self.settings.sync_on_start:
             self.action_sync()
         self.set_interval(self.settings.sync_interval_seconds, self.action_sync)
         self.set_interval(60, self._tick)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:  # noqa: ARG002
+        """Syncing and the outbox wait for the cache to be open."""
+        return self._service is not None or action not in ("sync", "outbox")
 
     def queue_screen(self) -> QueueScreen | None:
         return next((s for s in self.screen_stack if isinstance(s, QueueScreen)), None)
@@ -97,7 +178,7 @@ class CasedeskApp(App[None]):
         if not isinstance(self.screen, OutboxScreen | ModalScreen):
             self.push_screen(OutboxScreen(self.service))
 
-    def on_outbox_screen_edit_requested(self, event: "OutboxScreen.EditRequested") -> None:
+    def on_outbox_screen_edit_requested(self, event: OutboxScreen.EditRequested) -> None:
         """Reopen the item's form (on its case, or a new case's): corrected, it is sent as a
         new request."""
         from casedesk.tui.case_creation import queue_new_case
@@ -127,11 +208,13 @@ class CasedeskApp(App[None]):
 
     def action_sync(self) -> None:
         """Send queued actions and pull changes, in the background."""
-        if not self.syncing:
+        if not self.syncing and self._service is not None:
             self.run_sync()
 
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def run_sync(self) -> None:
+        from casedesk.sync.events import PushResult, SyncResult
+
         self.syncing = True
         self._broadcast(SyncStarted)
         try:

@@ -1,26 +1,45 @@
 """`DeskScreen`: what every console screen shares — the status bar and its updates."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from textual import on
 from textual.screen import Screen
 
-from casedesk.sync.service import CaseService
 from casedesk.tui.messages import CacheChanged, SyncFinished, SyncProgressed, SyncStarted
 from casedesk.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from casedesk.sync.service import CaseService
 
 
 class DeskScreen(Screen[None]):
     """A screen with a `StatusBar` that follows the sync and the outbox."""
 
-    def __init__(self, service: CaseService) -> None:
+    def __init__(self, service: CaseService | None) -> None:
         super().__init__()
-        self.service = service
+        self._service = service
+
+    @property
+    def service(self) -> CaseService:
+        """The cache, outbox and API; only the queue is shown before they are open."""
+        if self._service is None:
+            raise RuntimeError("the console is still opening its cache")
+        return self._service
+
+    @property
+    def ready(self) -> bool:
+        """Whether the service is open (see `QueueScreen.attach`)."""
+        return self._service is not None
 
     @property
     def status_bar(self) -> StatusBar:
         return self.query_one(StatusBar)
 
     def on_mount(self) -> None:
-        self.update_status()
+        if self.ready:
+            self.update_status()
 
     def update_status(self, progress: str | None = None) -> None:
         bar = self.status_bar

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import Input, Tab, Tabs
 
 from casedesk.domain import limits
-from casedesk.domain.actions import AssignAction, CaseAction, CloseAction
-from casedesk.domain.create import NewCase
+from casedesk.domain.clock import system_clock
 from casedesk.domain.enums import ActionType
 from casedesk.domain.query import Query, QueryError, parse_query
 from casedesk.domain.views import VIEWS, VIEWS_BY_KEY
-from casedesk.sync.service import CaseService
-from casedesk.sync.snapshot import QueueSnapshot
 from casedesk.tui.messages import CacheChanged, ClockTicked
 from casedesk.tui.screens.base import DeskScreen
 from casedesk.tui.widgets.case_table import SORTABLE, CaseTable, RowIds
@@ -30,11 +29,19 @@ from casedesk.tui.widgets.key_footer import KeyFooter
 from casedesk.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from casedesk.domain.actions import CaseAction
+    from casedesk.domain.create import NewCase
+    from casedesk.domain.queue_head import QueueHead
+    from casedesk.sync.service import CaseService
+    from casedesk.sync.snapshot import QueueSnapshot
     from casedesk.tui.bulk import BulkPlan
     from casedesk.tui.screens.case import CaseScreen
 
-# Bulk actions, the new-case form and the case screen are imported when first used:
-# a start paints the queue only (research/perf-floors.md §1).
+# Bulk actions, the new-case form, the case screen and the service's models are imported
+# when first used: a start paints the queue only (research/perf-floors.md §1, queue_head).
+
+NEEDS_CACHE = frozenset({"sort", "reverse_sort", "bulk", "create_case"})
+"""Keys that wait for the cache to be open (the queue shows its head until then)."""
 
 
 def _view_bindings() -> list[BindingType]:
@@ -61,9 +68,26 @@ class QueueScreen(DeskScreen):
         *_view_bindings(),
     ]
 
-    def __init__(self, service: CaseService, *, start_view: str = "all_open") -> None:
+    class Painted(Message):
+        """The first frame is out (head or not): the cache may be opened now."""
+
+    def __init__(
+        self,
+        service: CaseService | None,
+        *,
+        start_view: str = "all_open",
+        head: QueueHead | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """`service` None: paint `head` (if any) and wait for `attach`; `clock` is then the
+        time to age the head's rows by."""
         super().__init__(service)
         self.view = start_view if start_view in VIEWS_BY_KEY else "all_open"
+        self.start_view = self.view
+        self.head = head
+        self._clock = clock
+        self._open_when_ready: UUID | None = None
+        """A case chosen on the head's rows, opened once the cache is."""
         self.snapshot: QueueSnapshot | None = None
         self.filter_query: Query | None = None
         self.sort = "reference"
@@ -84,7 +108,7 @@ class QueueScreen(DeskScreen):
             id="views",
         )
         yield FilterBar(id="filter", typed=self._filter_now)
-        yield CaseTable(clock=self.service.clock, id="cases")
+        yield CaseTable(clock=self.now, id="cases")
         yield StatusBar()
         yield KeyFooter()
 
@@ -95,10 +119,41 @@ class QueueScreen(DeskScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.table.focus()
-        self.table.empty_text = "No cases in the cache yet — syncing…"
-        self.reload()
+        if self.ready:
+            self.table.empty_text = "No cases in the cache yet — syncing…"
+            self.reload()
+        else:
+            self.table.empty_text = "Opening the cache…"
+            self._show_head()
+            self.call_after_refresh(self.post_message, self.Painted())
+
+    def now(self) -> datetime:
+        if self.ready:
+            return self.service.clock()
+        return (self._clock or system_clock)()
 
     # -- data ------------------------------------------------------------------------
+
+    def attach(self, service: CaseService) -> None:
+        """The cache is open: show its rows in place of the head, the cursor kept."""
+        self._service = service
+        self.update_status()
+        self.refresh_bindings()
+        self.reload()
+
+    def _show_head(self) -> None:
+        head = self.head
+        if head is None:
+            return
+        bar = self.status_bar
+        bar.profile = head.status.profile
+        bar.user = head.status.user
+        bar.last_sync = head.status.last_sync
+        bar.pending = head.status.pending
+        bar.parked = head.status.parked
+        bar.progress = "opening the cache…"
+        self._show_counts(head.counts)
+        self.apply()
 
     @work(exclusive=True, group="queue-snapshot")
     async def reload(self) -> None:
@@ -110,12 +165,36 @@ class QueueScreen(DeskScreen):
         if self.filter_query is not None:
             # "me", unread and pending live in the context: re-bind the query to the new one.
             self.filter_query = self._parse(self.filter_query.text) or self.filter_query
-        self._show_counts()
+        self._show_counts(snapshot.counts)
         self.apply()
+        if self.head is not None:
+            self.head = None
+            self.status_bar.progress = ""
+        if self._open_when_ready is not None:
+            case_id, self._open_when_ready = self._open_when_ready, None
+            self.open_case(case_id)
         self.call_after_refresh(settle_heap)
+        self._keep_head(snapshot)
+
+    def _keep_head(self, snapshot: QueueSnapshot) -> None:
+        """What the next start paints first (see `domain.queue_head`), written off the loop."""
+        self.run_worker(
+            asyncio.to_thread(self.service.keep_queue_head, snapshot, view=self.start_view),
+            group="queue-head",
+            exclusive=True,
+            exit_on_error=False,
+        )
 
     def apply(self, keep: UUID | None = None) -> None:
         if self.snapshot is None:
+            head = self.head
+            fits = head is not None and self.view == head.view and self.filter_query is None
+            self.table.set_rows(
+                head.rows if head is not None and fits else (),
+                unread=head.unread if head is not None else frozenset(),
+                pending=head.pending if head is not None else frozenset(),
+                keep=keep,
+            )
             return
         rows = self.snapshot.select(self.filter_query, self.view)
         if not rows:
@@ -126,12 +205,10 @@ class QueueScreen(DeskScreen):
         self.table.set_rows(rows, unread=context.unread, pending=context.pending, keep=keep)
         self.table.set_sort(self.sort, self.reverse)
 
-    def _show_counts(self) -> None:
-        if self.snapshot is None:
-            return
+    def _show_counts(self, counts: Mapping[str, int]) -> None:
         tabs = self.query_one(Tabs)
         for number, view in enumerate(VIEWS, start=1):
-            count = self.snapshot.counts.get(view.key, 0)
+            count = counts.get(view.key, 0)
             tabs.query_one(f"#{view.key}", Tab).label = f"{number} {view.label} {count:,}"
 
     @on(CacheChanged)
@@ -212,13 +289,16 @@ class QueueScreen(DeskScreen):
     # -- bulk actions on marked rows -------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:  # noqa: ARG002
-        """Bulk keys exist only while rows are marked."""
+        """Bulk keys exist only while rows are marked; some keys wait for the cache."""
+        if action in NEEDS_CACHE and not self.ready:
+            return False
         if action == "bulk":
             return self.is_mounted and bool(self.table.marked)
         return True
 
     def action_bulk(self, kind: str) -> None:
         """Refuse up front what the user may not do, ask what the action needs, then queue."""
+        from casedesk.domain.actions import AssignAction
         from casedesk.tui.bulk import cases, plan_bulk, refusals_text
         from casedesk.tui.screens.bulk import (
             BulkCloseDialog,
@@ -258,6 +338,7 @@ class QueueScreen(DeskScreen):
             self.queue_bulk(plan, action)
 
     def _confirm_close(self, plan: BulkPlan, action: CaseAction | None) -> None:
+        from casedesk.domain.actions import CloseAction
         from casedesk.tui.bulk import cases
         from casedesk.tui.widgets.confirm import ConfirmDialog
 
@@ -320,6 +401,10 @@ class QueueScreen(DeskScreen):
 
     def open_case(self, case_id: UUID) -> None:
         """Open `case_id`; `n`/`p` there walk the rows of the current view."""
+        if not self.ready:  # Enter on the head's rows: as soon as the cache is open
+            self._open_when_ready = case_id
+            self.status_bar.progress = "opening the cache… (the case opens next)"
+            return
         from casedesk.tui.screens.case import CaseScreen
 
         table = self.table
