@@ -129,6 +129,14 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
+@lru_cache(maxsize=200_000)
+def _haystack(name: str, reference: str, external_id: str) -> str:
+    """What free text searches in a row, folded, one line per field (a needle has no line
+    break, so it never matches across two fields). Memoised like `fold`: one lookup per
+    row and keystroke instead of three folds."""
+    return f"{fold(name)}\n{fold(reference)}\n{fold(external_id)}"
+
+
 def _unquote(value: str) -> str:
     if value.startswith('"'):
         return value[1:-1] if value.endswith('"') and len(value) > 1 else value[1:]
@@ -265,9 +273,7 @@ def _has_test(term: Term, context: QueryContext) -> Predicate:
 def _free_text(term: Term) -> Predicate:
     needle = fold(term.values[0])
     return lambda row: (
-        needle in fold(row.name)
-        or needle in row.reference.casefold()
-        or needle in fold(getattr(row, "external_id", None) or "")
+        needle in _haystack(row.name, row.reference, getattr(row, "external_id", None) or "")
     )
 
 
@@ -309,10 +315,29 @@ def parse_query(text: str, context: QueryContext | None = None) -> Query:
         test = _term_predicate(term, known)
         predicates.append(_negation(test) if term.negated else test)
 
-    def matches(row: Row) -> bool:
-        return all(test(row) for test in predicates)
+    return Query(text=text, terms=tuple(terms), predicate=_all_of(predicates))
 
-    return Query(text=text, terms=tuple(terms), predicate=matches)
+
+def _all_of(predicates: list[Predicate]) -> Predicate:
+    """One predicate: the single term's own test when there is one (a keystroke runs it
+    over every row of the view, so each call layer shows)."""
+    if not predicates:
+        return _every_row
+    if len(predicates) == 1:
+        return predicates[0]
+
+    def matches(row: Row) -> bool:
+        # A loop, not all(<generator>): no generator per row.
+        for test in predicates:  # noqa: SIM110
+            if not test(row):
+                return False
+        return True
+
+    return matches
+
+
+def _every_row(row: Row) -> bool:  # noqa: ARG001 - an empty query passes every row
+    return True
 
 
 def completions(text: str, cursor: int | None = None) -> list[str]:

@@ -80,8 +80,7 @@ class QueueSnapshot:
             rows = last[1]
             if last[0] == terms:
                 return rows
-        matches = query.matches
-        found = [row for row in rows if matches(row)]
+        found = list(filter(query.predicate, rows))
         self._last[key] = (terms, found)
         return found
 

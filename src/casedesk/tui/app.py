@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
@@ -89,6 +91,8 @@ class CasedeskApp(App[None]):
         self._clock = clock
         self.settings = settings
         self.syncing = False
+        self._gc_paused_at: float | None = None
+        """When a keystroke paused the cyclic GC (see `on_event`)."""
 
     @property
     def service(self) -> CaseService:
@@ -137,6 +141,22 @@ class CasedeskApp(App[None]):
         if problem is not None:
             self.notify(str(problem), title="Outbox", severity="error", timeout=30, markup=False)
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and gc.isenabled():
+            # A keystroke allocates enough to set the cyclic GC off, and its pass (10-30 ms
+            # with thousands of rows and a case screen alive) then fell between the key and
+            # its frame. Paused until that frame is out, it runs in the idle time after.
+            gc.disable()
+            self._gc_paused_at = time.monotonic()
+            self.call_after_refresh(self._resume_gc)
+        await super().on_event(event)
+
+    def _resume_gc(self, *, older_than: float = 0.0) -> None:
+        paused = self._gc_paused_at
+        if paused is not None and time.monotonic() - paused >= older_than:
+            self._gc_paused_at = None
+            gc.enable()
+
     def _start(self) -> None:
         """The service is open: say what the store noticed, start syncing and ticking."""
         self._tell_store_events()
@@ -144,6 +164,8 @@ class CasedeskApp(App[None]):
             self.action_sync()
         self.set_interval(self.settings.sync_interval_seconds, self.action_sync)
         self.set_interval(60, self._tick)
+        # In case the frame after a key never came (its screen was closed first).
+        self.set_interval(1, partial(self._resume_gc, older_than=1.0))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:  # noqa: ARG002
         """Syncing and the outbox wait for the cache to be open."""
