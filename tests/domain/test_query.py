@@ -115,3 +115,12 @@ def test_any_text_either_parses_or_raises_a_query_error(text: str) -> None:
         assert 0 <= error.position <= len(text)
     else:
         query.matches(row())
+
+
+def test_text_search_finds_the_name_reference_or_external_id_but_not_across_them() -> None:
+    assert parse_query("ext-9").matches(row())
+    assert parse_query("000142").matches(row())
+    # The name ends in "holdings]" and the reference starts "cas-": no match spans both.
+    assert not parse_query('"holdings]cas"').matches(row())
+    assert not parse_query("holdings]cas-000142").matches(row())
+    assert parse_query("").matches(row()) and parse_query("   ").matches(row())

@@ -337,6 +337,10 @@ def test_cases_from_list_pages_read_the_same_before_and_after_they_fold_into_sha
     shown = store.cache.details(first.id)
     assert shown is not None and shown.case == newer and shown.messages
     assert store.cache.fetched_revision(first.id) == first.revision  # now stale
+    # Asked of many cases at once (as a pull does), the same answer; never fetched: absent.
+    assert store.cache.fetched_revisions([first.id, second.id, third.id]) == {
+        first.id: first.revision
+    }
 
     refetched = fetched(newer)
     store.cache.save_details(refetched)  # the details carry the case: recent gives way

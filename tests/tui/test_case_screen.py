@@ -1,5 +1,6 @@
 """The case screen, driven with Pilot against a real demo server and a real cache file."""
 
+import gc
 import io
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -482,3 +483,36 @@ def test_the_activity_summary_names_people_not_ids_or_emails() -> None:
         update={"type": ActionType.ASSIGN, "payload": {"assignee_id": None}}
     )
     assert payload_summary(unassign, people) == "to nobody"
+
+
+async def test_a_theme_changed_while_away_restyles_the_case_screen_shown_again(
+    desk: Desk,
+) -> None:
+    """The reused case screen skips Textual's restyle only while the theme is unchanged."""
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        dark = case_screen(app).query_one(CaseHeader).get_component_rich_style("case--heading")
+        await pilot.press("escape")
+        await settle(pilot)
+        app.theme = "textual-light"
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        screen = case_screen(app)
+        light = screen.query_one(CaseHeader).get_component_rich_style("case--heading")
+        assert light.color != dark.color
+        assert screen.query_one(CaseHeader).visual_style.background == app.screen.styles.background
+
+
+async def test_keys_leave_the_cyclic_gc_running_once_their_frames_are_out(desk: Desk) -> None:
+    """Each key pauses the GC until its frame (so a collection never lands in between)."""
+    app = desk.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for keys in (("j", "j", "k"), ("enter",), ("2", "n"), ("escape",), ("slash", "a")):
+            await pilot.press(*keys)
+            await settle(pilot)
+            assert gc.isenabled(), f"GC left off after {keys}"

@@ -176,6 +176,12 @@ class Cache:
         revision = raw.get("fetched_revision")
         return revision if isinstance(revision, int) else None
 
+    def fetched_revisions(self, case_ids: Iterable[UUID]) -> dict[UUID, int]:
+        """`fetched_revision` of many cases at once (each shard read once); cases whose
+        records were never fetched are left out."""
+        with self._lock:
+            return self._shards.fetched_revisions(case_ids)
+
     def details_fetched_at(self, case_id: UUID) -> datetime | None:
         """When the related records of `case_id` were last fetched; `None`: never."""
         details = self.details(case_id)

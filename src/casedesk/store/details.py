@@ -110,6 +110,27 @@ class DetailShards:
         """The stored document of `case_id`, unvalidated and not to be mutated."""
         return self._overlay(str(case_id), self._raw(self.shard_of(case_id)).get(str(case_id)))
 
+    def fetched_revisions(self, case_ids: Iterable[UUID]) -> dict[UUID, int]:
+        """The revision each case's related records were fetched at, for those fetched.
+
+        Each shard is read once however many of the cases it holds (a pull asks this of
+        every case it received: 10,000 single look-ups opened shards 10,000 times).
+        """
+        by_shard: dict[int, list[UUID]] = {}
+        for case_id in case_ids:
+            by_shard.setdefault(self.shard_of(case_id), []).append(case_id)
+        revisions: dict[UUID, int] = {}
+        for shard, ids in by_shard.items():
+            table = self._raw(shard)
+            for case_id in ids:
+                doc = table.get(str(case_id))
+                if doc is None or doc.get("fetched_at") is None:
+                    continue
+                revision = doc.get("fetched_revision")
+                if isinstance(revision, int):
+                    revisions[case_id] = revision
+        return revisions
+
     def put(self, docs: Iterable[tuple[UUID, dict[str, Any]]]) -> None:
         """Insert or replace documents (`CaseDetails` dumped) by case id."""
         by_shard: dict[int, dict[str, dict[str, Any]]] = {}

@@ -158,8 +158,10 @@ def _needing_details(cache: Cache, cases: Iterable[Case], *, me_id: UUID) -> lis
     """Changed cases whose details are cached (now stale), and my open cases not cached yet."""
     wanted: list[UUID] = []
     mine: list[UUID] = []
+    cases = list(cases)
+    fetched = cache.fetched_revisions(case.id for case in cases)
     for case in cases:
-        fetched_revision = cache.fetched_revision(case.id)
+        fetched_revision = fetched.get(case.id)
         if fetched_revision is not None:
             if fetched_revision != case.revision:
                 wanted.append(case.id)
