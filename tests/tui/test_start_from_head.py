@@ -112,6 +112,39 @@ async def test_the_head_is_painted_before_the_cache_opens_then_replaced_in_place
         opening.close()
 
 
+async def test_another_view_or_a_filter_waits_for_the_cache_the_head_is_the_start_view_only(
+    data_dir: Path,
+) -> None:
+    head = load_head(data_dir, view="all_open", now=system_clock())
+    assert head is not None and head.rows
+    opening = HeldOpening(data_dir)
+    app = CasedeskApp(None, SETTINGS, opening=opening, head=head)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            queue = app.screen
+            assert isinstance(queue, QueueScreen)
+            await pilot.press("8")  # Closed: not in the head
+            await pilot.pause()
+            assert not queue.table.rows and "Opening the cache" in screen_text(app)
+            await pilot.press("7")  # back on the start view
+            await pilot.pause()
+            assert [row.id for row in queue.table.rows] == [row.id for row in head.rows]
+            digits = head.rows[1].reference[-6:]  # typed before the cache is open
+            await pilot.press("slash", *digits)
+            await pilot.pause()
+            assert not queue.table.rows
+            opening.go.set()
+            await wait_until(lambda: queue.snapshot is not None, pilot)
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            assert queue.filter_query is not None and queue.filter_query.text == digits
+            shown = [row.reference for row in queue.table.rows]
+            assert head.rows[1].reference in shown and all(digits in ref for ref in shown)
+    finally:
+        opening.close()
+
+
 async def test_enter_on_the_head_opens_that_case_once_the_cache_is_open(data_dir: Path) -> None:
     head = load_head(data_dir, view="all_open", now=system_clock())
     assert head is not None and len(head.rows) > 3

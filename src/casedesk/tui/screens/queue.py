@@ -186,15 +186,8 @@ class QueueScreen(DeskScreen):
         )
 
     def apply(self, keep: UUID | None = None) -> None:
-        if self.snapshot is None:
-            head = self.head
-            fits = head is not None and self.view == head.view and self.filter_query is None
-            self.table.set_rows(
-                head.rows if head is not None and fits else (),
-                unread=head.unread if head is not None else frozenset(),
-                pending=head.pending if head is not None else frozenset(),
-                keep=keep,
-            )
+        if self.snapshot is None:  # the cache is still opening
+            self._apply_head(keep)
             return
         rows = self.snapshot.select(self.filter_query, self.view)
         if not rows:
@@ -204,6 +197,15 @@ class QueueScreen(DeskScreen):
         context = self.snapshot.context
         self.table.set_rows(rows, unread=context.unread, pending=context.pending, keep=keep)
         self.table.set_sort(self.sort, self.reverse)
+
+    def _apply_head(self, keep: UUID | None) -> None:
+        """The head's rows while they are what the screen asks for (the start view, no
+        filter); otherwise none, the table saying the cache is opening."""
+        head = self.head
+        if head is None or self.view != head.view or self.filter_query is not None:
+            self.table.set_rows((), keep=keep)
+        else:
+            self.table.set_rows(head.rows, unread=head.unread, pending=head.pending, keep=keep)
 
     def _show_counts(self, counts: Mapping[str, int]) -> None:
         tabs = self.query_one(Tabs)
