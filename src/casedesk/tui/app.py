@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
@@ -17,6 +15,7 @@ from textual.command import Provider
 from textual.message import Message
 from textual.screen import ModalScreen
 
+from casedesk.tui import gc_pause
 from casedesk.tui.messages import (
     CacheChanged,
     ClockTicked,
@@ -80,19 +79,14 @@ class CasedeskApp(App[None]):
             raise ValueError("give the console a service or a way to open one")
         self._service = service
         self._opening = opening
-        if opening is not None and gc.isenabled():
+        if opening is not None:
             # Until the first frame everything allocated lives on (imports, widgets, the
-            # head): a collection would find nothing to free (research/perf-floors.md §7).
-            gc.disable()
-            self._collect_after_paint = True
-        else:
-            self._collect_after_paint = False
+            # head): a collection would find nothing to free. Resumed once it is out.
+            gc_pause.pause()
         self._head = head
         self._clock = clock
         self.settings = settings
         self.syncing = False
-        self._gc_paused_at: float | None = None
-        """When a keystroke paused the cyclic GC (see `on_event`)."""
 
     @property
     def service(self) -> CaseService:
@@ -111,9 +105,6 @@ class CasedeskApp(App[None]):
 
     @on(QueueScreen.Painted)
     def _first_frame(self) -> None:
-        if self._collect_after_paint:
-            self._collect_after_paint = False
-            gc.enable()
         self.open_service()
 
     @work(group="open", exit_on_error=False)
@@ -142,20 +133,18 @@ class CasedeskApp(App[None]):
             self.notify(str(problem), title="Outbox", severity="error", timeout=30, markup=False)
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and gc.isenabled():
-            # A keystroke allocates enough to set the cyclic GC off, and its pass (10-30 ms
-            # with thousands of rows and a case screen alive) then fell between the key and
-            # its frame. Paused until that frame is out, it runs in the idle time after.
-            gc.disable()
-            self._gc_paused_at = time.monotonic()
-            self.call_after_refresh(self._resume_gc)
+        if isinstance(event, events.Key):
+            # A keystroke allocates enough to set the cyclic GC off, and its pass then fell
+            # between the key and its frame (see `gc_pause`).
+            gc_pause.pause()
         await super().on_event(event)
 
-    def _resume_gc(self, *, older_than: float = 0.0) -> None:
-        paused = self._gc_paused_at
-        if paused is not None and time.monotonic() - paused >= older_than:
-            self._gc_paused_at = None
-            gc.enable()
+    def post_display_hook(self) -> None:
+        """A frame is out: what paused the GC for it is over."""
+        gc_pause.resume()
+
+    def on_unmount(self) -> None:
+        gc_pause.resume()  # whatever frame a pause waited for will not come now
 
     def _start(self) -> None:
         """The service is open: say what the store noticed, start syncing and ticking."""
@@ -165,7 +154,7 @@ class CasedeskApp(App[None]):
         self.set_interval(self.settings.sync_interval_seconds, self.action_sync)
         self.set_interval(60, self._tick)
         # In case the frame after a key never came (its screen was closed first).
-        self.set_interval(1, partial(self._resume_gc, older_than=1.0))
+        self.set_interval(1, partial(gc_pause.resume, older_than=1.0))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:  # noqa: ARG002
         """Syncing and the outbox wait for the cache to be open."""

@@ -21,6 +21,7 @@ from casedesk.domain.clock import system_clock
 from casedesk.domain.enums import ActionType
 from casedesk.domain.query import Query, QueryError, parse_query
 from casedesk.domain.views import VIEWS, VIEWS_BY_KEY
+from casedesk.tui import gc_pause
 from casedesk.tui.messages import CacheChanged, ClockTicked
 from casedesk.tui.screens.base import DeskScreen
 from casedesk.tui.widgets.case_table import SORTABLE, CaseTable, RowIds
@@ -428,11 +429,8 @@ class QueueScreen(DeskScreen):
         self._opened = screen
         # Building or refilling the case screen allocates tens of thousands of short-lived
         # objects: the cyclic GC would run ~70 times before its first frame (~40 ms).
-        collecting = gc.isenabled()
-        gc.disable()
+        gc_pause.pause()  # until the case screen's first frame is out
         self.app.push_screen(screen)
-        if collecting:
-            screen.call_after_refresh(gc.enable)
 
     def on_screen_resume(self) -> None:
         """Back from a case: the cursor on the last case looked at, its unread flag current.
