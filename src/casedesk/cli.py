@@ -8,13 +8,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import click
 from pydantic import ValidationError
 
 from casedesk import __version__
+
+if TYPE_CHECKING:
+    from casedesk.config import Profile
 
 T = TypeVar("T")
 
@@ -54,7 +57,6 @@ def open_console(target: Target) -> None:
     paints); the queue's head is painted next, and the store, the client and their
     models load behind it (`casedesk.domain.queue_head`).
     """
-    from casedesk.config import ConfigError, resolve_profile
     from casedesk.domain.clock import system_clock
     from casedesk.store.errors import StoreLocked
     from casedesk.store.files import lock_data_dir
@@ -62,13 +64,7 @@ def open_console(target: Target) -> None:
     from casedesk.tui.app import CasedeskApp
     from casedesk.tui.settings import ConsoleSettings
 
-    try:
-        profile = resolve_profile(target.url, target.profile)
-    except ConfigError as error:
-        _fail(str(error))
-        raise
-    for warning in profile.warnings:
-        click.echo(f"casedesk: warning: {warning}", err=True)
+    profile = _profile(target)
     data_dir = Path(profile.data_dir)
     try:
         lock = lock_data_dir(data_dir)
@@ -119,15 +115,9 @@ def open_console(target: Target) -> None:
 # -- wiring -------------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def _service(target: Target, *, one_attempt: bool = False) -> AsyncIterator[Any]:
-    """Resolve the profile, lock its data dir, and connect: the object graph of one command."""
-    from casedesk.api.client import CaseApiClient
-    from casedesk.api.retry import RetryPolicy
+def _profile(target: Target) -> "Profile":
+    """The profile `--url` / `--profile` chose (its warnings said); a bad config exits 1."""
     from casedesk.config import ConfigError, resolve_profile
-    from casedesk.store.errors import StoreLocked
-    from casedesk.store.local import LocalStore
-    from casedesk.sync.service import CaseService
 
     try:
         profile = resolve_profile(target.url, target.profile)
@@ -136,6 +126,19 @@ async def _service(target: Target, *, one_attempt: bool = False) -> AsyncIterato
         raise
     for warning in profile.warnings:
         click.echo(f"casedesk: warning: {warning}", err=True)
+    return profile
+
+
+@asynccontextmanager
+async def _service(target: Target, *, one_attempt: bool = False) -> AsyncIterator[Any]:
+    """Resolve the profile, lock its data dir, and connect: the object graph of one command."""
+    from casedesk.api.client import CaseApiClient
+    from casedesk.api.retry import RetryPolicy
+    from casedesk.store.errors import StoreLocked
+    from casedesk.store.local import LocalStore
+    from casedesk.sync.service import CaseService
+
+    profile = _profile(target)
     try:
         store = await asyncio.to_thread(LocalStore.open, profile.data_dir)
     except StoreLocked as error:

@@ -7,6 +7,7 @@ the console shows before the cache is open can be looked at.
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from tuikit import screen_text
 from casedesk.api.client import CaseApiClient
 from casedesk.api.secret import ApiKey
 from casedesk.domain.clock import system_clock
-from casedesk.domain.queue_head import HEAD_ROWS
+from casedesk.domain.queue_head import HEAD_ROWS, QueueHead
 from casedesk.store.files import lock_data_dir
 from casedesk.store.head_file import HEAD_FILE, load_head
 from casedesk.store.local import LocalStore
@@ -77,90 +78,94 @@ async def wait_until(condition: Any, pilot: Any, seconds: float = 10.0) -> None:
     raise AssertionError("the console never got there")
 
 
-async def test_the_head_is_painted_before_the_cache_opens_then_replaced_in_place(
-    data_dir: Path,
-) -> None:
+def kept_head(data_dir: Path) -> QueueHead:
     head = load_head(data_dir, view="all_open", now=system_clock())
     assert head is not None and head.rows
+    return head
+
+
+@asynccontextmanager
+async def opening_console(
+    data_dir: Path, head: QueueHead | None
+) -> AsyncIterator[tuple[CasedeskApp, Any, HeldOpening]]:
+    """The console started over `data_dir`, `head` painted, its store held back."""
     opening = HeldOpening(data_dir)
     app = CasedeskApp(None, SETTINGS, opening=opening, head=head)
     try:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            queue = app.screen
-            assert isinstance(queue, QueueScreen) and queue.snapshot is None
-            shown = [row.reference for row in queue.table.rows]
-            assert shown == [row.reference for row in head.rows]
-            shown_text = screen_text(app)
-            assert (
-                head.rows[0].reference in shown_text
-                and " ".join(head.rows[0].name.split())[:15] in shown_text
-            )
-            assert "opening the cache" in str(app.screen.query_one(StatusBar).render())
-            # Moving works on the head; sorting waits for the cache.
-            await pilot.press("j", "j", "s")
-            assert queue.table.current_id == head.rows[2].id and queue.sort == "reference"
-
-            opening.go.set()
-            await wait_until(lambda: queue.snapshot is not None, pilot)
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause()
-            assert queue.table.current_id == head.rows[2].id  # the cursor stayed on its case
-            assert len(queue.table.rows) == queue.snapshot.counts["all_open"] >= len(head.rows)
-            assert "opening the cache" not in str(app.screen.query_one(StatusBar).render())
+            yield app, pilot, opening
     finally:
         opening.close()
+
+
+async def let_open(opening: HeldOpening, queue: QueueScreen, pilot: Any) -> None:
+    """Let the store open, and wait until the queue shows the cache's rows."""
+    opening.go.set()
+    await wait_until(lambda: queue.snapshot is not None, pilot)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_the_head_is_painted_before_the_cache_opens_then_replaced_in_place(
+    data_dir: Path,
+) -> None:
+    head = kept_head(data_dir)
+    async with opening_console(data_dir, head) as (app, pilot, opening):
+        queue = app.screen
+        assert isinstance(queue, QueueScreen) and queue.snapshot is None
+        shown = [row.reference for row in queue.table.rows]
+        assert shown == [row.reference for row in head.rows]
+        shown_text = screen_text(app)
+        assert (
+            head.rows[0].reference in shown_text
+            and " ".join(head.rows[0].name.split())[:15] in shown_text
+        )
+        assert "opening the cache" in str(app.screen.query_one(StatusBar).render())
+        # Moving works on the head; sorting waits for the cache.
+        await pilot.press("j", "j", "s")
+        assert queue.table.current_id == head.rows[2].id and queue.sort == "reference"
+
+        await let_open(opening, queue, pilot)
+        assert queue.snapshot is not None
+        assert queue.table.current_id == head.rows[2].id  # the cursor stayed on its case
+        assert len(queue.table.rows) == queue.snapshot.counts["all_open"] >= len(head.rows)
+        assert "opening the cache" not in str(app.screen.query_one(StatusBar).render())
 
 
 async def test_another_view_or_a_filter_waits_for_the_cache_the_head_is_the_start_view_only(
     data_dir: Path,
 ) -> None:
-    head = load_head(data_dir, view="all_open", now=system_clock())
-    assert head is not None and head.rows
-    opening = HeldOpening(data_dir)
-    app = CasedeskApp(None, SETTINGS, opening=opening, head=head)
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            queue = app.screen
-            assert isinstance(queue, QueueScreen)
-            await pilot.press("8")  # Closed: not in the head
-            await pilot.pause()
-            assert not queue.table.rows and "Opening the cache" in screen_text(app)
-            await pilot.press("7")  # back on the start view
-            await pilot.pause()
-            assert [row.id for row in queue.table.rows] == [row.id for row in head.rows]
-            digits = head.rows[1].reference[-6:]  # typed before the cache is open
-            await pilot.press("slash", *digits)
-            await pilot.pause()
-            assert not queue.table.rows
-            opening.go.set()
-            await wait_until(lambda: queue.snapshot is not None, pilot)
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause()
-            assert queue.filter_query is not None and queue.filter_query.text == digits
-            shown = [row.reference for row in queue.table.rows]
-            assert head.rows[1].reference in shown and all(digits in ref for ref in shown)
-    finally:
-        opening.close()
+    head = kept_head(data_dir)
+    async with opening_console(data_dir, head) as (app, pilot, opening):
+        queue = app.screen
+        assert isinstance(queue, QueueScreen)
+        await pilot.press("8")  # Closed: not in the head
+        await pilot.pause()
+        assert not queue.table.rows and "Opening the cache" in screen_text(app)
+        await pilot.press("7")  # back on the start view
+        await pilot.pause()
+        assert [row.id for row in queue.table.rows] == [row.id for row in head.rows]
+        digits = head.rows[1].reference[-6:]  # typed before the cache is open
+        await pilot.press("slash", *digits)
+        await pilot.pause()
+        assert not queue.table.rows
+        await let_open(opening, queue, pilot)
+        assert queue.filter_query is not None and queue.filter_query.text == digits
+        shown = [row.reference for row in queue.table.rows]
+        assert head.rows[1].reference in shown and all(digits in ref for ref in shown)
 
 
 async def test_enter_on_the_head_opens_that_case_once_the_cache_is_open(data_dir: Path) -> None:
-    head = load_head(data_dir, view="all_open", now=system_clock())
-    assert head is not None and len(head.rows) > 3
-    opening = HeldOpening(data_dir)
-    app = CasedeskApp(None, SETTINGS, opening=opening, head=head)
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            await pilot.press("j", "j", "j", "enter")
-            assert isinstance(app.screen, QueueScreen)  # nothing to open it from yet
-            opening.go.set()
-            await wait_until(lambda: isinstance(app.screen, CaseScreen), pilot)
-            screen = app.screen
-            assert isinstance(screen, CaseScreen) and screen.case_id == head.rows[3].id
-    finally:
-        opening.close()
+    head = kept_head(data_dir)
+    assert len(head.rows) > 3
+    async with opening_console(data_dir, head) as (app, pilot, opening):
+        await pilot.press("j", "j", "j", "enter")
+        assert isinstance(app.screen, QueueScreen)  # nothing to open it from yet
+        opening.go.set()
+        await wait_until(lambda: isinstance(app.screen, CaseScreen), pilot)
+        screen = app.screen
+        assert isinstance(screen, CaseScreen) and screen.case_id == head.rows[3].id
 
 
 async def test_without_a_head_the_queue_says_it_is_opening_then_shows_the_cache(
@@ -168,18 +173,12 @@ async def test_without_a_head_the_queue_says_it_is_opening_then_shows_the_cache(
 ) -> None:
     (data_dir / HEAD_FILE).write_bytes(b'{"format": 1, "rows": "not rows"}')
     assert load_head(data_dir, view="all_open", now=system_clock()) is None
-    opening = HeldOpening(data_dir)
-    app = CasedeskApp(None, SETTINGS, opening=opening, head=None)
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            queue = app.screen
-            assert isinstance(queue, QueueScreen) and not queue.table.rows
-            assert "Opening the cache" in screen_text(app)
-            opening.go.set()
-            await wait_until(lambda: bool(queue.table.rows), pilot)
-    finally:
-        opening.close()
+    async with opening_console(data_dir, None) as (app, pilot, opening):
+        queue = app.screen
+        assert isinstance(queue, QueueScreen) and not queue.table.rows
+        assert "Opening the cache" in screen_text(app)
+        opening.go.set()
+        await wait_until(lambda: bool(queue.table.rows), pilot)
 
 
 async def test_the_head_kept_is_the_start_views_first_rows_by_reference(data_dir: Path) -> None:

@@ -165,20 +165,13 @@ class Cache:
         return details.case if details else None
 
     def fetched_revision(self, case_id: UUID) -> int | None:
-        """The case revision its chat/escalations/overrides/log were fetched at; None: never.
-
-        Read from the stored document without validating it (a sync asks for every case).
-        """
-        with self._lock:
-            raw = self._shards.raw(case_id)
-        if raw is None or raw.get("fetched_at") is None:
-            return None
-        revision = raw.get("fetched_revision")
-        return revision if isinstance(revision, int) else None
+        """The case revision its chat/escalations/overrides/log were fetched at; None: never."""
+        return self.fetched_revisions([case_id]).get(case_id)
 
     def fetched_revisions(self, case_ids: Iterable[UUID]) -> dict[UUID, int]:
-        """`fetched_revision` of many cases at once (each shard read once); cases whose
-        records were never fetched are left out."""
+        """`fetched_revision` of many cases at once, each shard read once (a sync asks it of
+        every case it receives), from the stored documents without validating them; cases
+        whose records were never fetched are left out."""
         with self._lock:
             return self._shards.fetched_revisions(case_ids)
 

@@ -100,6 +100,8 @@ class CasedeskApp(App[None]):
             self._service, start_view=self.settings.start_view, head=self._head, clock=self._clock
         )
         self.push_screen(queue)
+        # In case the frame after a key never came (its screen was closed first).
+        self.set_interval(1, partial(gc_pause.resume, older_than=1.0))
         if self._service is not None:
             self._start()
 
@@ -153,8 +155,6 @@ class CasedeskApp(App[None]):
             self.action_sync()
         self.set_interval(self.settings.sync_interval_seconds, self.action_sync)
         self.set_interval(60, self._tick)
-        # In case the frame after a key never came (its screen was closed first).
-        self.set_interval(1, partial(gc_pause.resume, older_than=1.0))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:  # noqa: ARG002
         """Syncing and the outbox wait for the cache to be open."""
